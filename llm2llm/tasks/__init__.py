@@ -1,0 +1,24 @@
+"""Task registry: ``build_task(cfg.task, cfg.data_dir)`` -> a Task."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm2llm.errors import ConfigError
+from llm2llm.tasks.base import Task
+from llm2llm.tasks.casehold import CaseHOLD
+from llm2llm.tasks.classification import SNIPS, SST2, TREC, JsonlTask
+from llm2llm.tasks.gsm8k import GSM8K
+
+TASKS: dict[str, type[Task]] = {t.name: t for t in (GSM8K, CaseHOLD, SNIPS, TREC, SST2, JsonlTask)}
+
+
+def build_task(task_cfg: Any, data_dir: str | None = None) -> Task:
+    try:
+        cls = TASKS[task_cfg.name]
+    except KeyError:
+        raise ConfigError(f"unknown task {task_cfg.name!r}; expected one of {sorted(TASKS)}") from None
+    return cls(task_cfg, data_dir)
+
+
+__all__ = ["Task", "TASKS", "build_task"]
