@@ -25,8 +25,8 @@ class ClassificationTask(Task):
     def parse(self, output: str) -> str | None:
         """The label the output names, robust to case, punctuation and spacing.
 
-        An exact (normalised) match of the first line wins; otherwise the label the output starts
-        with; otherwise the single label mentioned anywhere in the first line.
+        An exact (normalised) match of the first line wins; otherwise the one label mentioned in
+        the first line ("Negative sentiment"); an output naming several labels is unparseable.
         """
         assert self.labels is not None
         lines = [l for l in output.strip().splitlines() if l.strip()]
@@ -36,9 +36,6 @@ class ClassificationTask(Task):
         norm = {normalise_label_text(l): l for l in self.labels}
         if first in norm:
             return norm[first]
-        starts = [l for n, l in norm.items() if first.startswith(n + " ") or first == n]
-        if len(starts) == 1:
-            return starts[0]
         words = f" {first} "
         mentioned = [l for n, l in norm.items() if f" {n} " in words]
         return mentioned[0] if len(mentioned) == 1 else None

@@ -1,0 +1,125 @@
+"""Bad input through the real entry point: one clear error line, non-zero exit, before any model loads.
+
+Every case sets ``student.model`` to a path that does not exist: if the harness got as far as
+loading a model, the error would be about that path instead of the bad input under test.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+NO_MODEL = "student.model=/nonexistent/model"
+
+
+def run_train(*overrides: str, tmp_path: Path) -> subprocess.CompletedProcess:
+    cmd = [sys.executable, "train.py", NO_MODEL, "tracking=none", f"hydra.run.dir={tmp_path / 'run'}", *overrides]
+    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+
+
+def error_line(proc: subprocess.CompletedProcess) -> str:
+    assert proc.returncode != 0, proc.stdout + proc.stderr
+    lines = [l for l in proc.stderr.splitlines() if l.startswith("error: ")]
+    assert len(lines) == 1, proc.stderr
+    assert "Traceback" not in proc.stderr
+    return lines[0]
+
+
+def jsonl_task(tmp_path: Path, train_text: bytes, labels: str = "[yes,no]") -> list[str]:
+    train = tmp_path / "train.jsonl"
+    train.write_bytes(train_text)
+    test = tmp_path / "test.jsonl"
+    test.write_text('{"text": "is it?", "label": "yes"}\n')
+    return ["task=jsonl", f"task.train_file={train}", f"task.test_file={test}", f"task.labels={labels}", "task.seed_size=1"]
+
+
+GOOD = b'{"text": "a", "label": "yes"}\n{"text": "b", "label": "no"}\n'
+
+
+def test_missing_file(tmp_path):
+    line = error_line(run_train(*jsonl_task(tmp_path, GOOD), f"task.test_file={tmp_path / 'nope.jsonl'}", tmp_path=tmp_path))
+    assert "nope.jsonl: file not found" in line
+
+
+def test_missing_data_dir(tmp_path):
+    line = error_line(run_train("task=trec", f"data_dir={tmp_path / 'nodata'}", tmp_path=tmp_path))
+    assert "nodata/trec" in line and "not found" in line
+
+
+def test_malformed_jsonl_names_file_and_line(tmp_path):
+    line = error_line(run_train(*jsonl_task(tmp_path, GOOD + b'{"text": "c", "label": \n'), tmp_path=tmp_path))
+    assert "train.jsonl:3: malformed JSON" in line
+
+
+def test_unreadable_encoding(tmp_path):
+    line = error_line(run_train(*jsonl_task(tmp_path, GOOD + '{"text": "caf\xe9", "label": "no"}\n'.encode("latin-1")), tmp_path=tmp_path))
+    assert "train.jsonl" in line and "UTF-8" in line
+
+
+def test_missing_field(tmp_path):
+    line = error_line(run_train(*jsonl_task(tmp_path, GOOD + b'{"txt": "c", "label": "no"}\n'), tmp_path=tmp_path))
+    assert "train.jsonl:3: missing field(s) ['text']" in line
+
+
+def test_label_outside_label_set(tmp_path):
+    line = error_line(run_train(*jsonl_task(tmp_path, GOOD + b'{"text": "c", "label": "maybe"}\n'), tmp_path=tmp_path))
+    assert "train.jsonl:3" in line and "'maybe' is not in the label set" in line
+
+
+@pytest.mark.parametrize("size,expected", [("3", "larger than the split"), ("0", "task.seed_size"), ("0.1", "below 1 example")])
+def test_bad_seed_size(tmp_path, size, expected):
+    overrides = jsonl_task(tmp_path, GOOD) + [f"task.seed_size={size}"]
+    line = error_line(run_train(*overrides, tmp_path=tmp_path))
+    assert expected in line
+
+
+def test_unknown_task(tmp_path):
+    proc = run_train("task.name=nosuch", tmp_path=tmp_path)
+    assert "unknown task 'nosuch'" in error_line(proc)
+
+
+def test_unknown_task_group_option(tmp_path):
+    proc = run_train("task=nosuch", tmp_path=tmp_path)
+    assert proc.returncode != 0 and "Could not find 'task/nosuch'" in proc.stderr
+
+
+def test_typo_key_names_the_key(tmp_path):
+    proc = run_train("task.seed_sizee=3", tmp_path=tmp_path)
+    assert proc.returncode != 0 and "Key 'seed_sizee' not in 'TaskConfig'" in proc.stderr
+
+
+def test_wrong_type_names_the_key(tmp_path):
+    proc = run_train("method.iterations=many", tmp_path=tmp_path)
+    assert proc.returncode != 0 and "method.iterations" in proc.stderr
+
+
+def test_missing_required_value_names_the_key(tmp_path):
+    line = error_line(run_train("teacher=openai-compatible", tmp_path=tmp_path))
+    assert "teacher.model: missing required value" in line or "teacher.base_url: missing required value" in line
+
+
+def test_iterations_below_one(tmp_path):
+    assert "method.iterations: must be >= 1" in error_line(run_train("method.iterations=0", tmp_path=tmp_path))
+
+
+def test_bad_input_overwrites_nothing(tmp_path):
+    earlier = tmp_path / "run" / "results.json"
+    earlier.parent.mkdir()
+    earlier.write_text('{"earlier": true}')
+    run_train(*jsonl_task(tmp_path, GOOD + b"oops\n"), tmp_path=tmp_path)
+    assert earlier.read_text() == '{"earlier": true}'
+    ours = {p.name for p in (tmp_path / "run").iterdir() if p.name not in (".hydra", "train.log")}
+    assert ours == {"results.json"}
+
+
+def test_cfg_job_shows_composed_config():
+    proc = subprocess.run([sys.executable, "train.py", "task=trec", "method=finetune", "--cfg", "job"],
+                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0, proc.stderr
+    assert "name: trec" in proc.stdout and "name: finetune" in proc.stdout
+    assert "api_key" not in proc.stdout.replace("api_key_env", "")
