@@ -134,6 +134,7 @@ class TeacherConfig:
 class MethodConfig:
     #: finetune | llm2llm | eda | auggpt | s2l
     name: str = MISSING
+    #: LLM2LLM iterations (paper GSM8K: 10); every other method trains once (see n_iterations)
     iterations: int = 1
     #: LLM2LLM: augmentations per wrong seed example (paper: 1)
     k: int = 1
@@ -152,6 +153,12 @@ class MethodConfig:
     budget: Optional[int] = None
     n_clusters: int = 4
     proxy_checkpoints: int = 3
+
+
+    @property
+    def n_iterations(self) -> int:
+        """Only LLM2LLM iterates; the baselines are one training run on their D_0."""
+        return self.iterations if self.name == "llm2llm" else 1
 
 
 @dataclass

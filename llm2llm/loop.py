@@ -1,14 +1,144 @@
-"""Placeholder until the LLM2LLM loop lands (issue 5)."""
+"""The LLM2LLM loop (Lee et al., 2024, Algorithm 1), shared by every method.
+
+    D_0 = seed set (or a baseline's augmented / selected set, see methods.py)
+    for i in 0..N-1:
+        M_i   = fine-tune(base student, D_i)
+        acc_i = evaluate(M_i, test split)
+        W_i   = seed examples that M_i gets wrong        # only original seeds are eligible
+        A_i   = teacher(W_i)                             # k new examples per wrong seed
+        D_i+1 = D_i + validated, deduplicated A_i
+
+Every stage writes its output into the run directory before the next starts (RunDir.stage), so
+running the same command again after a crash repeats no finished work and no teacher call.
+"""
 
 from __future__ import annotations
 
+import time
+from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterator
 
-from llm2llm.example import write_examples
+from llm2llm.config import Config
+from llm2llm.example import Example, read_examples, write_examples
+from llm2llm.rundir import RunDir
+from llm2llm.tracking import Tracker
 
 
-def run_method(cfg: Any, raw: Any, data: Any, run_dir: Path) -> float | None:
-    write_examples(run_dir / "seed_set.jsonl", data.seeds)
-    print(f"task={data.task.name} train={len(data.train)} test={len(data.test)} seeds={len(data.seeds)} -> {run_dir}")
-    return None
+@dataclass
+class Stages:
+    """What the loop needs: data, the student, the teacher (LLM2LLM only), the run dir, a tracker."""
+
+    cfg: Config
+    seeds: list[Example]
+    test: list[Example]
+    student: Any
+    teacher: Any | None
+    rd: RunDir
+    tracker: Tracker
+
+
+@contextmanager
+def timed(timings: dict[str, float], name: str) -> Iterator[None]:
+    start = time.perf_counter()
+    yield
+    timings[f"{name}_s"] = round(time.perf_counter() - start, 3)
+
+
+def llm2llm_loop(s: Stages, train_set: list[Example]) -> list[dict[str, Any]]:
+    """Run (or resume) every iteration; return each iteration's metrics."""
+    cfg, rd = s.cfg, s.rd
+    history: list[dict[str, Any]] = []
+    checkpoint: Path | None = None
+    for i in range(cfg.method.n_iterations):
+        it = rd.iter_dir(i)
+        finished = rd.read_json(f"iter_{i}/metrics.json")
+        if finished is None:
+            finished = run_iteration(s, i, train_set, checkpoint)
+        history.append(finished)
+        checkpoint = it / "checkpoint"
+        if (rd.iter_dir(i + 1) / "train.jsonl").exists():
+            train_set = read_examples(rd.iter_dir(i + 1) / "train.jsonl")
+    return history
+
+
+def run_iteration(s: Stages, i: int, train_set: list[Example], previous: Path | None) -> dict[str, Any]:
+    cfg, rd, it = s.cfg, s.rd, s.rd.iter_dir(i)
+    timings: dict[str, float] = {}
+    with timed(timings, "train"):
+        init_from = None if cfg.trainer.restart_from_base else previous
+        checkpoint = s.student.train(train_set, it / "checkpoint", init_from=init_from)
+    with timed(timings, "eval_test"):
+        test_preds = predictions(s, checkpoint, s.test, it / "predictions_test.jsonl", f"iter {i} test")
+    with timed(timings, "eval_seed"):
+        seed_preds = predictions(s, checkpoint, s.seeds, it / "predictions_seed.jsonl", f"iter {i} seeds")
+    wrong = [seed for seed, p in zip(s.seeds, seed_preds) if not p["correct"]]
+
+    teacher_stats: dict[str, Any] = {}
+    added: list[Example] = []
+    if cfg.method.name == "llm2llm" and i + 1 < cfg.method.n_iterations:
+        # Only original seed examples go to the teacher (never an augmented one): wrong ones,
+        # or all of them in the non-targeted ablation.
+        to_teacher = wrong if cfg.method.targeted else list(s.seeds)
+        with timed(timings, "teacher"):
+            added, teacher_stats = augment(s, i + 1, to_teacher, train_set, seed_preds)
+        write_examples(rd.iter_dir(i + 1) / "train.jsonl", train_set + added)
+
+    metrics = {
+        "iteration": i,
+        "train_size": len(train_set),
+        "n_seed": sum(e.origin == "seed" for e in train_set),
+        "n_augmented_total": sum(e.origin != "seed" for e in train_set),
+        "added": len(added),
+        "test_accuracy": sum(p["correct"] for p in test_preds) / max(len(test_preds), 1),
+        "seed_accuracy": sum(p["correct"] for p in seed_preds) / max(len(seed_preds), 1),
+        "n_wrong": len(wrong),
+        "teacher": teacher_stats,
+        "timings": timings,
+    }
+    rd.write_json(f"iter_{i}/metrics.json", metrics)
+    s.tracker.log_iteration(i, metrics)
+    s.tracker.log_dataset(f"train-iter{i}", it / "train.jsonl", i)
+    return metrics
+
+
+def predictions(s: Stages, checkpoint: Path, examples: list[Example], path: Path, desc: str) -> list[dict[str, Any]]:
+    return s.rd.stage(
+        path,
+        compute=lambda: [p.to_dict() for p in s.student.predict(checkpoint, examples, desc=desc)],
+        save=RunDir.write_jsonl,
+        load=RunDir.read_jsonl_rows,
+    )
+
+
+def augment(s: Stages, iteration: int, to_teacher: list[Example], train_set: list[Example],
+            seed_preds: list[dict[str, Any]]) -> tuple[list[Example], dict[str, Any]]:
+    """A_i: the teacher's validated new examples from the given seeds (staged: resumable)."""
+    assert all(e.is_seed for e in to_teacher), "only original seed examples may be sent to the teacher"
+    out = s.rd.iter_dir(iteration - 1)
+    stats_file = out / "teacher_stats.json"
+    if stats_file.is_file():
+        return read_examples(out / "augmentations.jsonl"), s.rd.read_json(stats_file.relative_to(s.rd.path).as_posix())
+    result = s.teacher.augment(to_teacher, k=s.cfg.method.k, iteration=iteration, existing=train_set, forbidden=s.test)
+    write_examples(out / "augmentations.jsonl", result.examples)
+    RunDir.write_jsonl(out / "teacher_records.jsonl", result.records)
+    s.rd.write_json(stats_file.relative_to(s.rd.path).as_posix(), result.stats)  # written last: stage finished
+    log_teacher_table(s, iteration - 1, to_teacher, result, seed_preds)
+    return result.examples, result.stats
+
+
+def log_teacher_table(s: Stages, iteration: int, to_teacher: list[Example], result: Any,
+                      seed_preds: list[dict[str, Any]]) -> None:
+    by_id = {p["id"]: p for p in seed_preds}
+    kept: dict[str, list[str]] = {}
+    for e in result.examples:
+        kept.setdefault(e.parent_id or "", []).append(e.text)
+    records = {r.get("parent_id"): r for r in result.records}
+    rows = [{
+        "seed_id": e.id, "input": e.text, "gold": e.answer,
+        "student_output": by_id.get(e.id, {}).get("output"),
+        "status": records.get(e.id, {}).get("status"),
+        "teacher_kept": "\n---\n".join(kept.get(e.id, [])),
+    } for e in to_teacher]
+    s.tracker.log_table("wrong_examples", rows, iteration)

@@ -1,16 +1,17 @@
-"""From a composed Hydra config to a finished run: validate, load data, hand over to the loop."""
+"""From a composed Hydra config to a finished run: validate, load data, set up stages, run the loop."""
 
 from __future__ import annotations
 
 import sys
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from omegaconf import DictConfig
 
-from llm2llm.config import Config, validate
+from llm2llm.config import Config, to_plain, validate
 from llm2llm.errors import Llm2llmError
-from llm2llm.example import Example
+from llm2llm.example import Example, read_examples, write_examples
 from llm2llm.sampling import seed_set, test_subset
 from llm2llm.tasks import Task, build_task
 
@@ -32,20 +33,91 @@ def load_task_data(cfg: Config) -> TaskData:
     return TaskData(task, train, seeds, test)
 
 
-def run_dir() -> Path:
+def run_name(cfg: Config) -> str:
+    return cfg.run_name or f"{cfg.task.name}-n{cfg.task.seed_size:g}-{cfg.method.name}-{cfg.student.name}-s{cfg.seed}"
+
+
+def hydra_run_dir() -> Path:
     from hydra.core.hydra_config import HydraConfig
 
     return Path(HydraConfig.get().runtime.output_dir)
 
 
-def run(raw: DictConfig) -> float | None:
+def run(raw: DictConfig, run_dir: Path | None = None) -> float | None:
     """Hydra's job function. Bad input -> one ``error:`` line on stderr and exit code 2."""
     try:
         cfg = validate(raw)
         data = load_task_data(cfg)
-        from llm2llm.loop import run_method
-
-        return run_method(cfg, raw, data, run_dir())
+        return run_method(cfg, to_plain(raw), data, run_dir or hydra_run_dir())
     except Llm2llmError as e:
         print(f"error: {e}", file=sys.stderr)
         sys.exit(2)
+
+
+def run_method(cfg: Config, config: dict[str, Any], data: TaskData, run_dir: Path) -> float | None:
+    from llm2llm import methods, report_terminal
+    from llm2llm.loop import Stages, llm2llm_loop
+    from llm2llm.provenance import environment
+    from llm2llm.rundir import RunDir
+
+    rd = RunDir(run_dir)
+    rd.claim(config, environment())
+    done = rd.read_json("results.json")
+    if done and done.get("status") == "complete":
+        print(f"Run already complete, nothing to do: {run_dir} (delete it, or pick another hydra.run.dir, to re-run)")
+        report_terminal.print_results(done)
+        return done["iterations"][-1]["test_accuracy"]
+
+    teacher = None
+    if cfg.method.name in methods.NEEDS_TEACHER:
+        from llm2llm.teacher import Teacher
+
+        teacher = Teacher(cfg.teacher, data.task, cfg.cache_dir)
+        teacher.check_ready()  # fail now, not after an hour of training
+    from llm2llm.student import Student
+
+    student = Student(cfg.student, cfg.trainer, data.task, cfg.cache_dir, cfg.seed)
+    from llm2llm.tracking import build_tracker
+
+    name = run_name(cfg)
+    tags = [f"task:{cfg.task.name}", f"method:{cfg.method.name}", f"student:{cfg.student.name}"]
+    if teacher is not None:
+        tags.append(f"teacher:{cfg.teacher.name}")
+    tracker = build_tracker(cfg.tracking, name, config, run_dir, tags)
+
+    seeds = rd.stage(run_dir / "seed_set.jsonl",
+                     compute=lambda: methods.choose_seeds(cfg, data.train, data.seeds, student, run_dir / "s2l"),
+                     save=write_examples, load=read_examples)
+    d0_stats = rd.read_json("iter_0/initial_stats.json")
+    if not (run_dir / "iter_0" / "train.jsonl").exists():
+        d0, d0_stats = methods.initial_training_set(cfg, seeds, data.test, teacher)
+        write_examples(run_dir / "iter_0" / "train.jsonl", d0)
+        rd.write_json("iter_0/initial_stats.json", d0_stats)
+    d0 = read_examples(run_dir / "iter_0" / "train.jsonl")
+
+    stages = Stages(cfg=cfg, seeds=seeds, test=data.test, student=student, teacher=teacher, rd=rd, tracker=tracker)
+    history = llm2llm_loop(stages, d0)
+    results = {
+        "status": "complete",
+        "run_name": name,
+        "task": cfg.task.name,
+        "method": cfg.method.name,
+        "student": cfg.student.name,
+        "teacher": cfg.teacher.name if teacher is not None else None,
+        "seed": cfg.seed,
+        "seed_size": len(seeds),
+        "test_size": len(data.test),
+        "initial_augmentation": d0_stats or {},
+        "iterations": history,
+        "total_augmented": sum(h["added"] for h in history) + sum(e.origin != "seed" for e in d0),
+        "final_test_accuracy": history[-1]["test_accuracy"],
+        "best_test_accuracy": max(h["test_accuracy"] for h in history),
+        "config": config,
+    }
+    rd.write_json("results.json", results)
+    tracker.finish({k: results[k] for k in ("final_test_accuracy", "best_test_accuracy", "total_augmented")})
+    student.release()
+    if teacher is not None:
+        teacher.close()
+    report_terminal.print_results(results)
+    return results["final_test_accuracy"]

@@ -1,0 +1,330 @@
+"""Turn run directories (or a W&B group) into the paper's tables and plots, and compare runs.
+
+    python -m llm2llm.report table runs/ --out docs/report [--reference sweeps/reference.yaml]
+    python -m llm2llm.report compare runs/trec
+    python -m llm2llm.report table --wandb entity/project --group paper-trec --out report/
+
+Rows are task x seed size, columns methods; each cell is mean ± std over seeds (n = how many);
+the best mean per row is marked; "Δ vs finetune" columns give the gain over plain fine-tuning.
+Runs that did not finish are listed as partial and never averaged. Runs whose configs differ in
+anything but the seed are never averaged together: the report stops and names the keys.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import statistics
+import sys
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from llm2llm.errors import Llm2llmError
+from llm2llm.rundir import config_diff, result_config
+
+METHOD_ORDER = ["finetune", "eda", "auggpt", "s2l", "llm2llm"]
+
+
+class ReportError(Llm2llmError):
+    pass
+
+
+@dataclass
+class Run:
+    path: str
+    results: dict[str, Any] | None  # None: the run did not finish (no complete results.json)
+    config: dict[str, Any]
+
+    @property
+    def complete(self) -> bool:
+        return self.results is not None and self.results.get("status") == "complete"
+
+    @property
+    def task(self) -> str:
+        return self.config["task"]["name"]
+
+    @property
+    def method(self) -> str:
+        return self.config["method"]["name"]
+
+    @property
+    def seed(self) -> int:
+        return self.config["seed"]
+
+    @property
+    def seed_size(self) -> str:
+        if self.results and "seed_size" in self.results:
+            return str(self.results["seed_size"])
+        return f"{self.config['task']['seed_size']:g}"
+
+    @property
+    def accuracy(self) -> float:
+        assert self.results is not None
+        return self.results["final_test_accuracy"]
+
+
+def find_runs(paths: Iterable[str | Path]) -> list[Run]:
+    """Every run directory (one holding config.json) under the given paths, finished or not."""
+    runs = []
+    for root in paths:
+        root = Path(root)
+        if not root.exists():
+            raise ReportError(f"{root}: no such run directory")
+        for cfg_file in sorted(root.rglob("config.json")):
+            if cfg_file.parent.name == ".hydra":
+                continue
+            config = json.loads(cfg_file.read_text())
+            if not isinstance(config, dict) or "task" not in config or "method" not in config:
+                continue
+            res_file = cfg_file.parent / "results.json"
+            results = json.loads(res_file.read_text()) if res_file.is_file() else None
+            runs.append(Run(str(cfg_file.parent), results, config))
+    if not runs:
+        raise ReportError(f"no run directories (with config.json) under {', '.join(map(str, paths))}")
+    return runs
+
+
+def wandb_runs(project: str, group: str | None) -> list[Run]:
+    """Runs of a W&B project (entity/project) and group, rebuilt from their config and history."""
+    import wandb
+
+    filters = {"group": group} if group else {}
+    found = list(wandb.Api().runs(project, filters=filters))
+    if not found:
+        raise ReportError(f"W&B {project} has no runs" + (f" in group {group!r}" if group else ""))
+    runs = []
+    for r in found:
+        history = [row for row in r.scan_history() if row.get("test_accuracy") is not None]
+        results = None
+        if r.state == "finished" and history:
+            its = [{"iteration": int(h["iteration"]), "test_accuracy": h["test_accuracy"],
+                    "train_size": h.get("train_size"), "n_augmented_total": h.get("n_augmented_total")}
+                   for h in history]
+            results = {"status": "complete", "iterations": its, "final_test_accuracy": its[-1]["test_accuracy"]}
+        runs.append(Run(f"wandb:{r.path}", results, dict(r.config)))
+    return runs
+
+
+def check_same_but_seed(runs: list[Run]) -> None:
+    """Refuse to average runs whose configs differ in anything but the seed."""
+    base = runs[0]
+    for other in runs[1:]:
+        a = {k: v for k, v in result_config(base.config).items() if k != "seed"}
+        b = {k: v for k, v in result_config(other.config).items() if k != "seed"}
+        diff = config_diff(a, b)
+        if diff:
+            raise ReportError(
+                f"refusing to average {base.path} and {other.path}: their configs differ in "
+                f"{', '.join(diff[:8])} (not only the seed). Report them separately (pass fewer run dirs)."
+            )
+
+
+@dataclass
+class Table:
+    methods: list[str]
+    rows: list[dict[str, Any]]  # task, seed_size, cells: {method: (mean, std, n)}, best, paper
+    partial: list[Run]
+
+
+def build_table(runs: list[Run], reference: dict[str, Any] | None = None) -> Table:
+    cells: dict[tuple[str, str], dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
+    partial = [r for r in runs if not r.complete]
+    for r in runs:
+        if r.complete:
+            cells[(r.task, r.seed_size)][r.method].append(r)
+    if not cells:
+        raise ReportError("no finished runs to tabulate" + (f" ({len(partial)} partial)" if partial else ""))
+    methods = sorted({m for row in cells.values() for m in row},
+                     key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
+    rows = []
+    for (task, size), by_method in sorted(cells.items()):
+        row: dict[str, Any] = {"task": task, "seed_size": size, "cells": {}}
+        for method, group in by_method.items():
+            check_same_but_seed(group)
+            seeds = [r.seed for r in group]
+            if len(set(seeds)) != len(seeds):
+                raise ReportError(f"{task} n={size} {method}: several runs with the same seed {seeds}: "
+                                  + ", ".join(r.path for r in group))
+            accs = [100 * r.accuracy for r in group]
+            row["cells"][method] = (statistics.mean(accs), statistics.stdev(accs) if len(accs) > 1 else 0.0, len(accs))
+        row["best"] = max(row["cells"], key=lambda m: row["cells"][m][0])
+        ref = ((reference or {}).get(task) or {}).get(size) or ((reference or {}).get(task) or {}).get(int(size) if size.isdigit() else size)
+        row["paper"] = ref
+        rows.append(row)
+    return Table(methods, rows, partial)
+
+
+def _fmt(cell: tuple[float, float, int] | None) -> str:
+    if cell is None:
+        return "–"
+    mean, std, n = cell
+    return f"{mean:.1f} ± {std:.1f} (n={n})"
+
+
+def _delta(row: dict[str, Any], method: str) -> str:
+    base = row["cells"].get("finetune")
+    cell = row["cells"].get(method)
+    if base is None or cell is None or method == "finetune":
+        return ""
+    return f"{cell[0] - base[0]:+.1f}"
+
+
+def _header(t: Table) -> list[str]:
+    h = ["task", "seed size"] + t.methods + [f"Δ {m} vs finetune" for m in t.methods if m != "finetune" and "finetune" in t.methods]
+    if any(r["paper"] for r in t.rows):
+        h.append("paper")
+    return h
+
+
+def _cells(t: Table, row: dict[str, Any], mark: tuple[str, str]) -> list[str]:
+    out = [row["task"], row["seed_size"]]
+    for m in t.methods:
+        text = _fmt(row["cells"].get(m))
+        out.append(f"{mark[0]}{text}{mark[1]}" if m == row["best"] else text)
+    out += [_delta(row, m) for m in t.methods if m != "finetune" and "finetune" in t.methods]
+    if any(r["paper"] for r in t.rows):
+        p = row["paper"]
+        out.append(", ".join(f"{k}: {v}" for k, v in p.items()) if isinstance(p, dict) else str(p or ""))
+    return out
+
+
+def to_markdown(t: Table) -> str:
+    lines = ["| " + " | ".join(_header(t)) + " |", "|" + "---|" * len(_header(t))]
+    lines += ["| " + " | ".join(_cells(t, r, ("**", "**"))) + " |" for r in t.rows]
+    text = "\n".join(lines) + "\n\nTest accuracy (%) of the last iteration, mean ± std over seeds; best per row in bold.\n"
+    if t.partial:
+        text += "\nPartial runs (not finished, not averaged):\n" + "".join(f"- {r.path}\n" for r in t.partial)
+    return text
+
+
+def to_csv(t: Table) -> str:
+    buf = io.StringIO()
+    w = csv.writer(buf)
+    w.writerow(["task", "seed_size", "method", "mean", "std", "n", "best", "delta_vs_finetune"])
+    for r in t.rows:
+        for m, (mean, std, n) in r["cells"].items():
+            w.writerow([r["task"], r["seed_size"], m, f"{mean:.4f}", f"{std:.4f}", n, m == r["best"], _delta(r, m)])
+    return buf.getvalue()
+
+
+def to_latex(t: Table) -> str:
+    def esc(s: str) -> str:
+        return s.replace("_", r"\_").replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("–", "--")
+
+    header = _header(t)
+    lines = [r"\begin{tabular}{" + "l" * 2 + "r" * (len(header) - 2) + "}", r"\toprule",
+             " & ".join(esc(h) for h in header) + r" \\", r"\midrule"]
+    lines += [" & ".join(esc(c) for c in _cells(t, r, (r"\textbf{", "}"))) + r" \\" for r in t.rows]
+    lines += [r"\bottomrule", r"\end{tabular}"]
+    return "\n".join(lines) + "\n"
+
+
+def plot(runs: list[Run], out: Path) -> list[Path]:
+    """Test accuracy per iteration per method, and training-set size per iteration (mean over seeds)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    done = [r for r in runs if r.complete]
+    paths = []
+    for key, ylabel, fname in (("test_accuracy", "test accuracy", "accuracy_per_iteration.png"),
+                               ("train_size", "training examples", "data_growth.png")):
+        groups: dict[tuple[str, str], dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+        for r in done:
+            for h in r.results["iterations"]:
+                if h.get(key) is not None:
+                    groups[(r.task, r.seed_size)][r.method][int(h["iteration"])].append(float(h[key]))
+        fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.6), squeeze=False)
+        for ax, ((task, size), by_method) in zip(axes[0], sorted(groups.items())):
+            for method in sorted(by_method, key=lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else 99):
+                its = sorted(by_method[method])
+                means = [statistics.mean(by_method[method][i]) for i in its]
+                stds = [statistics.stdev(by_method[method][i]) if len(by_method[method][i]) > 1 else 0 for i in its]
+                ax.errorbar(its, means, yerr=stds, marker="o", capsize=3, label=method)
+            ax.set_title(f"{task}, seed size {size}")
+            ax.set_xlabel("iteration")
+            ax.set_ylabel(ylabel)
+            ax.grid(alpha=0.3)
+            ax.legend()
+        fig.tight_layout()
+        path = out / fname
+        fig.savefig(path, dpi=120)
+        plt.close(fig)
+        paths.append(path)
+    return paths
+
+
+def compare(runs: list[Run]) -> str:
+    """One line per run: the config keys where runs differ, and the final metrics."""
+    configs = [result_config(r.config) for r in runs]
+    keys = sorted({k for c in configs[1:] for k in config_diff(configs[0], c)})
+    lines = []
+    for r, c in zip(runs, configs):
+        values = []
+        for k in keys:
+            v: Any = c
+            for part in k.split("."):
+                v = v.get(part) if isinstance(v, dict) else None
+            values.append(f"{k}={v}")
+        status = f"final={100 * r.accuracy:.1f} best={100 * max(h['test_accuracy'] for h in r.results['iterations']):.1f}" \
+            if r.complete else "PARTIAL (not finished)"
+        lines.append(f"{r.path}: {status}" + (f"  [{', '.join(values)}]" if values else ""))
+    head = f"{len(runs)} runs; keys that differ: {', '.join(keys) or 'none'}"
+    return head + "\n" + "\n".join(lines) + "\n"
+
+
+def load_reference(path: str | None) -> dict[str, Any] | None:
+    if not path:
+        return None
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ReportError(f"{p}: reference file not found")
+    data = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ReportError(f"{p}: expected a mapping task -> seed size -> number")
+    return {task: {str(k): v for k, v in (sizes or {}).items()} for task, sizes in data.items()}
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(prog="llm2llm-report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    sub = ap.add_subparsers(dest="command", required=True)
+    t = sub.add_parser("table", help="paper-style table (Markdown, CSV, LaTeX) and plots")
+    t.add_argument("runs", nargs="*", help="run directories (searched recursively)")
+    t.add_argument("--out", required=True, help="folder for table.md/.csv/.tex and the PNG plots")
+    t.add_argument("--reference", help="YAML of paper numbers: task -> seed size -> value")
+    t.add_argument("--wandb", help="read runs from this W&B entity/project instead")
+    t.add_argument("--group", help="W&B group")
+    c = sub.add_parser("compare", help="list runs with their config differences and final metrics")
+    c.add_argument("runs", nargs="+")
+    args = ap.parse_args(argv)
+    try:
+        if args.command == "compare":
+            print(compare(find_runs(args.runs)), end="")
+            return 0
+        if not args.runs and not args.wandb:
+            raise ReportError("give run directories or --wandb entity/project")
+        runs = wandb_runs(args.wandb, args.group) if args.wandb else find_runs(args.runs)
+        table = build_table(runs, load_reference(args.reference))
+        out = Path(args.out)
+        out.mkdir(parents=True, exist_ok=True)
+        (out / "table.md").write_text(to_markdown(table))
+        (out / "table.csv").write_text(to_csv(table))
+        (out / "table.tex").write_text(to_latex(table))
+        plots = plot(runs, out)
+        print(to_markdown(table))
+        print(f"wrote {out / 'table.md'}, table.csv, table.tex, " + ", ".join(p.name for p in plots))
+        return 0
+    except Llm2llmError as e:
+        print(f"error: {e}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,114 @@
+"""Experiment tracking: W&B every iteration (offline without a key), or nothing (``tracking=none``)."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+import sys
+from pathlib import Path
+from typing import Any, Protocol
+
+from llm2llm.config import TrackingConfig
+
+
+class Tracker(Protocol):
+    def log_iteration(self, iteration: int, metrics: dict[str, Any]) -> None: ...
+    def log_table(self, name: str, rows: list[dict[str, Any]], iteration: int) -> None: ...
+    def log_dataset(self, name: str, path: Path, iteration: int) -> None: ...
+    def finish(self, summary: dict[str, Any]) -> None: ...
+
+
+class NullTracker:
+    def log_iteration(self, iteration: int, metrics: dict[str, Any]) -> None:
+        pass
+
+    def log_table(self, name: str, rows: list[dict[str, Any]], iteration: int) -> None:
+        pass
+
+    def log_dataset(self, name: str, path: Path, iteration: int) -> None:
+        pass
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        pass
+
+
+def sweep_group() -> str | None:
+    """One W&B group per Hydra multirun: jobs of one sweep share its command line."""
+    try:
+        from hydra.core.hydra_config import HydraConfig
+        from hydra.types import RunMode
+
+        if HydraConfig.get().mode != RunMode.MULTIRUN:
+            return None
+    except Exception:  # not under Hydra (tests, notebooks)
+        return None
+    args = " ".join(sorted(a for a in sys.argv[1:] if a not in ("-m", "--multirun")))
+    return "sweep-" + hashlib.sha1(args.encode()).hexdigest()[:8]
+
+
+class WandbTracker:
+    """Metrics keyed by iteration, tables of wrong examples and teacher outputs, datasets as artifacts."""
+
+    def __init__(self, cfg: TrackingConfig, run_name: str, config: dict[str, Any], run_dir: Path,
+                 tags: list[str]) -> None:
+        import wandb
+
+        mode = cfg.mode
+        if mode == "auto":
+            mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+        os.environ.setdefault("WANDB_SILENT", "true")
+        # A stable id stored in the run dir: a resumed run continues the same W&B run.
+        id_file = run_dir / "wandb_id.txt"
+        if not id_file.is_file():
+            id_file.write_text(wandb.util.generate_id())
+        self.wandb = wandb
+        self.run = wandb.init(
+            project=cfg.project, entity=cfg.entity, group=cfg.group or sweep_group() or run_name,
+            name=run_name, tags=sorted(set(cfg.tags) | set(tags)), config=config, mode=mode,
+            dir=os.environ.get("WANDB_DIR") or str(run_dir), id=id_file.read_text().strip(), resume="allow",
+            settings=wandb.Settings(console="off"),
+        )
+        self.run.define_metric("iteration")
+        self.run.define_metric("*", step_metric="iteration")
+
+    def log_iteration(self, iteration: int, metrics: dict[str, Any]) -> None:
+        flat = {k: v for k, v in _flatten(metrics).items() if isinstance(v, (int, float, bool)) or v is None}
+        self.run.log({"iteration": iteration, **flat})
+
+    def log_table(self, name: str, rows: list[dict[str, Any]], iteration: int) -> None:
+        if not rows:
+            return
+        columns = list(rows[0])
+        table = self.wandb.Table(columns=columns, data=[[_cell(r.get(c)) for c in columns] for r in rows])
+        self.run.log({"iteration": iteration, name: table})
+
+    def log_dataset(self, name: str, path: Path, iteration: int) -> None:
+        art = self.wandb.Artifact(name=name, type="dataset", metadata={"iteration": iteration})
+        art.add_file(str(path))
+        self.run.log_artifact(art)
+
+    def finish(self, summary: dict[str, Any]) -> None:
+        for k, v in _flatten(summary).items():
+            self.run.summary[k] = v
+        self.run.finish()
+
+
+def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:
+    out: dict[str, Any] = {}
+    for k, v in d.items():
+        if isinstance(v, dict):
+            out.update(_flatten(v, f"{prefix}{k}/"))
+        else:
+            out[f"{prefix}{k}"] = v
+    return out
+
+
+def _cell(v: Any) -> Any:
+    return v if isinstance(v, (int, float, str, bool)) or v is None else str(v)
+
+
+def build_tracker(cfg: TrackingConfig, run_name: str, config: dict[str, Any], run_dir: Path,
+                  tags: list[str]) -> Tracker:
+    if cfg.backend == "none":
+        return NullTracker()
+    return WandbTracker(cfg, run_name, config, run_dir, tags)
