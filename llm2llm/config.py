@@ -128,6 +128,10 @@ class TeacherConfig:
     #: GSM8K: recompute <<a*b=c>> calculator annotations and reject wrong ones
     check_calculations: bool = False
     batch_size: int = 8
+    #: openai backend: send a per-request `seed` derived from the cache key (OpenAI, vLLM, llama.cpp use it)
+    send_seed: bool = True
+    #: local backend: auto | float32 | bfloat16 | float16
+    dtype: str = "auto"
 
 
 @dataclass
@@ -190,7 +194,14 @@ class Config:
     run_name: Optional[str] = None
 
 
+def format_size(size: float) -> str:
+    """16.0 -> '16', 0.0005 -> '0.0005': seed sizes as they appear in run directory names."""
+    return f"{float(size):g}"
+
+
 def register_configs() -> None:
+    if not OmegaConf.has_resolver("size"):
+        OmegaConf.register_new_resolver("size", format_size)
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
 

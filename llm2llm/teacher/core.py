@@ -1,0 +1,226 @@
+"""The Teacher: prompts a teacher model for new examples, through the cache, and keeps the good ones.
+
+``augment`` (LLM2LLM) and ``rephrase`` (AugGPT) share one deterministic procedure:
+
+1. render each input example's prompt from its task's YAML template;
+2. round 0 asks for ``k`` samples per example (sample indices 0..k-1; one request per sample,
+   since OpenAI-compatible servers such as llama.cpp ignore ``n > 1``);
+3. every reply is parsed strictly, then checked against the test set (decontamination) and
+   against everything known so far (ROUGE-L dedup), in input order, so the outcome does not
+   depend on which request finished first;
+4. an example still short of ``k`` kept outputs is re-asked with fresh sample indices, at most
+   ``max_reasks`` more rounds; then it is recorded as failed (never silently dropped).
+
+Every request is looked up in the SQLite cache first and stored as soon as it is answered, so a
+re-run or resumed run asks the model nothing it has asked before.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llm2llm.example import Example
+from llm2llm.tasks.base import Task
+from llm2llm.teacher.backends import Backend, GenRequest, Generation, Result, make_backend
+from llm2llm.teacher.cache import TeacherCache, cache_key
+from llm2llm.teacher.dedup import NearDuplicateIndex
+from llm2llm.teacher.formats import Rejected, parse_output
+from llm2llm.teacher.prompts import PromptTemplate, load_template, placeholders
+
+log = logging.getLogger("llm2llm.teacher")
+
+
+@dataclass
+class AugmentResult:
+    examples: list[Example]        # validated, deduplicated new examples
+    records: list[dict[str, Any]]  # one per input example
+    stats: dict[str, Any]
+
+
+@dataclass
+class _State:
+    """Book-keeping for one input example during a call."""
+    parent: Example
+    messages: list[dict[str, str]]
+    next_sample: int = 0
+    kept: list[Example] = field(default_factory=list)
+    outputs: list[str] = field(default_factory=list)
+    reasons: list[str] = field(default_factory=list)
+    errors: list[str] = field(default_factory=list)
+    requests: int = 0
+
+
+def _new_stats() -> dict[str, Any]:
+    return {"requests": 0, "cache_hits": 0, "cache_misses": 0, "request_errors": 0, "prompt_tokens": 0,
+            "completion_tokens": 0, "cost_usd": 0.0, "priced": False, "generated": 0, "kept": 0,
+            "rejected": {}, "failed_examples": 0, "wall_s": 0.0}
+
+
+class Teacher:
+    """See the module docstring. ``cache_dir`` holds the cache file unless ``cfg.cache_path`` is set,
+    and the materialised embedded model for the local backend."""
+
+    def __init__(self, cfg: Any, task: Task, cache_dir: str, backend: Backend | None = None) -> None:
+        self.cfg = cfg
+        self.task = task
+        self.cache_dir = str(Path(cache_dir).expanduser())
+        self.cache = TeacherCache(Path(cfg.cache_path).expanduser() if cfg.cache_path
+                                  else Path(self.cache_dir) / "teacher_cache.sqlite")
+        self.backend = backend or make_backend(cfg, self.cache_dir)
+        # load templates now: a broken template fails before any training starts
+        self.templates: dict[str, PromptTemplate] = {
+            "augment": load_template(task.teacher_template, cfg.template_dir),
+            "rephrase": load_template(f"rephrase_{task.teacher_template}", cfg.template_dir),
+        }
+        self.totals: dict[str, Any] = _new_stats()
+
+    # ----------------------------------------------------------------------- public API
+    def check_ready(self) -> None:
+        """Fail fast (TeacherError, one line) if the teacher cannot answer: no key, no server, no model."""
+        self.backend.check_ready()
+
+    def augment(self, wrong: list[Example], k: int, iteration: int, existing: list[Example],
+                forbidden: list[Example]) -> AugmentResult:
+        """LLM2LLM: ``k`` new examples per wrong seed example (paper: k=1)."""
+        not_seed = [e.id for e in wrong if not e.is_seed]
+        if not_seed:
+            raise ValueError(f"only seed examples go to the teacher; got non-seed {not_seed[:5]}")
+        return self._run(wrong, k, "augment", existing, forbidden, origin="teacher", iteration=iteration,
+                         make_id=lambda pid, j: f"{pid}-it{iteration}-t{j}")
+
+    def rephrase(self, examples: list[Example], num_aug: int, existing: list[Example],
+                 forbidden: list[Example], iteration: int = 0) -> AugmentResult:
+        """AugGPT: ``num_aug`` label-preserving rephrasings of each example."""
+        return self._run(examples, num_aug, "rephrase", existing, forbidden, origin="auggpt", iteration=iteration,
+                         make_id=lambda pid, j: f"{pid}-auggpt-r{j}")
+
+    def close(self) -> None:
+        self.backend.close()
+        self.cache.close()
+
+    def __enter__(self) -> "Teacher":
+        return self
+
+    def __exit__(self, *exc: Any) -> None:
+        self.close()
+
+    # ----------------------------------------------------------------------- the procedure
+    def _run(self, inputs: list[Example], k: int, mode: str, existing: list[Example], forbidden: list[Example],
+             origin: str, iteration: int, make_id: Any) -> AugmentResult:
+        if k < 1:
+            raise ValueError(f"k must be >= 1, got {k}")
+        t0 = time.perf_counter()
+        stats = _new_stats()
+        rejected: Counter[str] = Counter()
+        threshold = self.cfg.dedup_threshold
+        known = NearDuplicateIndex((e.text for e in existing), threshold)
+        test = NearDuplicateIndex((e.text for e in forbidden), threshold)
+        template = self.templates[mode]
+        states = [_State(ex, template.render(placeholders(self.task, ex))) for ex in inputs]
+
+        for _round in range(1 + self.cfg.max_reasks):
+            todo: list[tuple[_State, int]] = []
+            for st in states:
+                need = k - len(st.kept)
+                todo += [(st, st.next_sample + j) for j in range(need)]
+                st.next_sample += max(need, 0)
+            if not todo:
+                break
+            results = self._generate([(st.messages, s) for st, s in todo], stats)
+            for (st, sample), res in zip(todo, results):  # input order: deterministic dedup decisions
+                st.requests += 1
+                if isinstance(res, BaseException):
+                    stats["request_errors"] += 1
+                    st.errors.append(f"sample {sample}: {str(res)[:300]}")
+                    continue
+                stats["generated"] += 1
+                st.outputs.append(res.text)
+                try:
+                    parsed = parse_output(res.text, st.parent, self.task, mode, self.cfg.check_calculations,
+                                          truncated=res.finish_reason == "length")
+                    if test.match(parsed.text):
+                        raise Rejected("contaminated", "copies a test example")
+                    if known.match(parsed.text):
+                        raise Rejected("duplicate", f"ROUGE-L >= {threshold} with a known example")
+                except Rejected as r:
+                    rejected[r.reason] += 1
+                    st.reasons.append(str(r))
+                    continue
+                known.add(parsed.text)
+                st.reasons.append("kept")
+                p = st.parent
+                st.kept.append(Example(
+                    id=make_id(p.id, len(st.kept)), text=parsed.text, answer=parsed.answer, choices=parsed.choices,
+                    origin=origin, parent_id=p.id, iteration=iteration, teacher_model=self.cfg.model,
+                    meta={"sample": sample, "template": template.name, "finish_reason": res.finish_reason},
+                ))
+
+        examples, records = [], []
+        for st in states:
+            examples += st.kept
+            status = "augmented" if st.kept else "failed"
+            stats["failed_examples"] += status == "failed"
+            records.append({"parent_id": st.parent.id, "status": status, "n_wanted": k, "n_kept": len(st.kept),
+                            "n_requests": st.requests, "new_ids": [e.id for e in st.kept], "outputs": st.outputs,
+                            "reasons": st.reasons, "errors": st.errors})
+        stats["kept"] = len(examples)
+        stats["rejected"] = dict(sorted(rejected.items()))
+        stats["wall_s"] = round(time.perf_counter() - t0, 4)
+        self._accumulate(stats)
+        log.info("teacher %s: %d inputs -> %d kept, %d failed; %d requests (%d cached), rejected %s, $%.4f, %.1fs",
+                 mode, len(inputs), stats["kept"], stats["failed_examples"], stats["requests"], stats["cache_hits"],
+                 stats["rejected"], stats["cost_usd"], stats["wall_s"])
+        return AugmentResult(examples=examples, records=records, stats=stats)
+
+    def _generate(self, items: list[tuple[list[dict[str, str]], int]], stats: dict[str, Any]) -> list[Result]:
+        """One result per (messages, sample index): from the cache, else from the backend (and cached)."""
+        cfg = self.cfg
+        payloads = [{"backend": cfg.backend, "model": cfg.model, "messages": m, "temperature": cfg.temperature,
+                     "top_p": cfg.top_p, "max_tokens": cfg.max_tokens, "sample": s} for m, s in items]
+        keys = [cache_key(p) for p in payloads]
+        found = self.cache.get_many(keys)
+        by_key: dict[str, Result] = {k: Generation(**v) for k, v in found.items()}
+        missing: dict[str, GenRequest] = {}
+        payload_of = dict(zip(keys, payloads))
+        for key, payload in zip(keys, payloads):
+            if key not in by_key and key not in missing:
+                missing[key] = GenRequest(key=key, messages=payload["messages"])
+        stats["requests"] += len(keys)
+        stats["cache_misses"] += len(missing)
+        stats["cache_hits"] += len(keys) - len(missing)
+
+        def on_done(req: GenRequest, gen: Generation) -> None:
+            self.cache.put(req.key, payload_of[req.key], gen.text, gen.finish_reason, gen.prompt_tokens,
+                           gen.completion_tokens)
+            stats["prompt_tokens"] += gen.prompt_tokens
+            stats["completion_tokens"] += gen.completion_tokens
+
+        if missing:
+            reqs = list(missing.values())
+            results = self.backend.generate(reqs, on_done)
+            # Another process may have stored an answer for the same key first (INSERT OR IGNORE):
+            # use what the cache holds, so this run and any re-run see the same answer.
+            stored = self.cache.get_many([r.key for r, res in zip(reqs, results) if isinstance(res, Generation)])
+            for req, res in zip(reqs, results):
+                by_key[req.key] = Generation(**stored[req.key]) if req.key in stored else res
+        price = cfg.price_per_mtok
+        if price:
+            stats["priced"] = True
+            stats["cost_usd"] = round(stats["prompt_tokens"] / 1e6 * float(price.get("prompt", 0))
+                                      + stats["completion_tokens"] / 1e6 * float(price.get("completion", 0)), 6)
+        return [by_key[k] for k in keys]
+
+    def _accumulate(self, stats: dict[str, Any]) -> None:
+        for key, value in stats.items():
+            if key == "rejected":
+                for reason, n in value.items():
+                    self.totals["rejected"][reason] = self.totals["rejected"].get(reason, 0) + n
+            elif key == "priced":
+                self.totals["priced"] = self.totals["priced"] or value
+            else:
+                self.totals[key] += value
