@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from llm2llm.config import Config, to_plain, validate
+from llm2llm.config import Config, format_size, to_plain, validate
 from llm2llm.errors import Llm2llmError
 from llm2llm.example import Example, read_examples, write_examples
 from llm2llm.sampling import seed_set, test_subset
@@ -34,7 +34,7 @@ def load_task_data(cfg: Config) -> TaskData:
 
 
 def run_name(cfg: Config) -> str:
-    return cfg.run_name or f"{cfg.task.name}-n{cfg.task.seed_size:g}-{cfg.method.name}-{cfg.student.name}-s{cfg.seed}"
+    return cfg.run_name or f"{cfg.task.name}-n{format_size(cfg.task.seed_size)}-{cfg.method.name}-{cfg.student.name}-s{cfg.seed}"
 
 
 def hydra_run_dir() -> Path:

@@ -42,7 +42,7 @@ def initial_training_set(cfg: Config, seeds: list[Example], test: list[Example],
         return list(seeds), {}
     from baselines.budget import per_seed_counts
 
-    counts = per_seed_counts(seeds, m.num_aug, m.budget_from)
+    counts = per_seed_counts(seeds, m.num_aug, m.budget_from, seed=cfg.seed, task=cfg.task.name, expect_seed=cfg.seed)
     if m.name == "eda":
         from baselines.eda import eda_augment
 

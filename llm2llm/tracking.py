@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import uuid
 import os
 import sys
 from pathlib import Path
@@ -60,7 +61,7 @@ class WandbTracker:
         # A stable id stored in the run dir: a resumed run continues the same W&B run.
         id_file = run_dir / "wandb_id.txt"
         if not id_file.is_file():
-            id_file.write_text(wandb.util.generate_id())
+            id_file.write_text(uuid.uuid4().hex[:12])
         self.wandb = wandb
         self.run = wandb.init(
             project=cfg.project, entity=cfg.entity, group=cfg.group or sweep_group() or run_name,

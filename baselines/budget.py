@@ -1,0 +1,150 @@
+"""Budget matching: give a baseline exactly as many augmented examples as an LLM2LLM run added.
+
+``method.budget_from`` names an LLM2LLM run (its ``results.json`` or the run directory holding it).
+Its budget is ``total_augmented`` (or, in a results file that lacks it, the sum of the
+iterations' ``added``). The budget is spread over the seed examples: each gets ``total // n``
+and a seeded choice of ``total % n`` seeds get one more, so the baseline adds exactly ``total``.
+Generators that can return fewer or more than asked (a teacher that drops invalid outputs) are
+trimmed per seed with :func:`truncate_per_parent`.
+"""
+
+from __future__ import annotations
+
+import json
+import random
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable, Sequence
+
+from llm2llm.errors import ConfigError
+from llm2llm.example import Example
+
+RESULTS_FILE = "results.json"
+
+
+@dataclass(frozen=True)
+class Budget:
+    """What an LLM2LLM run added, read from its results file."""
+
+    total: int
+    source: Path
+    task: str | None
+    seed: int | None
+    method: str | None
+    iterations: int
+
+
+def _int(value: Any, where: str) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+        raise ConfigError(f"{where}: expected a whole number >= 0, got {value!r}")
+    return value
+
+
+def read_budget(path: str | Path, expect_task: str | None = None, expect_seed: int | None = None) -> Budget:
+    """Read the augmentation budget from an LLM2LLM ``results.json`` (or a run dir holding one).
+
+    Raises ConfigError (one line, naming the file) when the file is missing, not JSON, not a
+    complete run (``status != "complete"``: its total could still grow), has neither
+    ``total_augmented`` nor per-iteration ``added`` counts, was not an ``llm2llm`` run, or was made for
+    another task (``expect_task``) or seed (``expect_seed``) than the baseline being matched.
+    """
+    p = Path(path).expanduser()
+    if p.is_dir():
+        p = p / RESULTS_FILE
+    key = "method.budget_from"
+    if not p.is_file():
+        raise ConfigError(f"{key}: {p} not found (give an LLM2LLM run directory or its {RESULTS_FILE})")
+    try:
+        data = json.loads(p.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ConfigError(f"{key}: {p} is not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ConfigError(f"{key}: {p}: expected a JSON object, got {type(data).__name__}")
+    status = data.get("status")
+    if status != "complete":
+        raise ConfigError(
+            f"{key}: {p}: the LLM2LLM run is not complete (status={status!r}); finish or resume it first, "
+            "its number of augmented examples can still grow"
+        )
+    method = data.get("method")
+    if method is not None and method != "llm2llm":
+        raise ConfigError(f"{key}: {p} is a {method!r} run; budgets come from an llm2llm run")
+    iterations = data.get("iterations")
+    if iterations is not None and not isinstance(iterations, list):
+        raise ConfigError(f"{key}: {p}: 'iterations' must be a list, got {type(iterations).__name__}")
+    added_sum = None
+    if iterations:
+        added = []
+        for i, it in enumerate(iterations):
+            if not isinstance(it, dict) or "added" not in it:
+                added = None
+                break
+            added.append(_int(it["added"], f"{key}: {p}: iterations[{i}].added"))
+        added_sum = sum(added) if added is not None else None
+    if "total_augmented" in data:
+        # the run's own total (it also counts any non-seed examples in D_0), preferred to the sum
+        total = _int(data["total_augmented"], f"{key}: {p}: total_augmented")
+    elif added_sum is not None:
+        total = added_sum
+    else:
+        raise ConfigError(f"{key}: {p}: neither 'total_augmented' nor per-iteration 'added' counts found")
+    task = data.get("task")
+    if isinstance(task, dict):  # tolerate a task config object
+        task = task.get("name")
+    seed = data.get("seed")
+    if expect_task is not None and task is not None and task != expect_task:
+        raise ConfigError(f"{key}: {p} is an LLM2LLM run on task {task!r}, but this run's task is {expect_task!r}")
+    if expect_seed is not None and seed is not None and seed != expect_seed:
+        raise ConfigError(f"{key}: {p} is an LLM2LLM run with seed {seed}, but this run's seed is {expect_seed}")
+    return Budget(total=total, source=p, task=task, seed=seed, method=method, iterations=len(iterations or []))
+
+
+def split_budget(n_seeds: int, total: int, seed: int = 0) -> list[int]:
+    """Split ``total`` over ``n_seeds`` seeds: ``total // n`` each and one more for a seeded
+    random choice of ``total % n`` of them. ``sum(result) == total``; deterministic in ``seed``."""
+    if n_seeds < 0 or total < 0:
+        raise ValueError(f"n_seeds and total must be >= 0, got {n_seeds}, {total}")
+    if n_seeds == 0:
+        if total:
+            raise ConfigError(f"a budget of {total} augmented examples needs at least one seed example")
+        return []
+    base, extra = divmod(total, n_seeds)
+    counts = [base] * n_seeds
+    for i in random.Random(f"budget:{seed}").sample(range(n_seeds), extra):
+        counts[i] += 1
+    return counts
+
+
+def per_seed_counts(seeds: Sequence[Example] | int, num_aug: int, budget_from: str | Path | None = None,
+                    seed: int = 0, task: str | None = None, expect_seed: int | None = None) -> list[int]:
+    """How many augmentations each seed gets (EDA / AugGPT), in seed order.
+
+    Without ``budget_from``: ``num_aug`` each. With it (``method.budget_from``): the LLM2LLM run's
+    total (:func:`read_budget`) spread over the seeds by :func:`split_budget`, so the counts sum
+    to exactly that total; ``seed`` picks which seeds get the remainder. ``task`` and
+    ``expect_seed``, when given, must match the LLM2LLM run's (a budget from another task or seed
+    set is almost certainly a mistake).
+    """
+    n = seeds if isinstance(seeds, int) else len(seeds)
+    if budget_from:
+        budget = read_budget(budget_from, expect_task=task, expect_seed=expect_seed)
+        return split_budget(n, budget.total, seed)
+    if isinstance(num_aug, bool) or int(num_aug) != num_aug or num_aug < 0:
+        raise ConfigError(f"method.num_aug: must be a whole number >= 0, got {num_aug!r}")
+    return [int(num_aug)] * n
+
+
+def truncate_per_parent(augmented: Iterable[Example], counts: dict[str, int]) -> list[Example]:
+    """Keep at most ``counts[parent_id]`` examples per parent (the first ones, order kept)."""
+    kept: dict[str, int] = defaultdict(int)
+    out = []
+    for ex in augmented:
+        pid = ex.parent_id or ""
+        if kept[pid] < counts.get(pid, 0):
+            kept[pid] += 1
+            out.append(ex)
+    return out
+
+
+__all__ = ["Budget", "read_budget", "split_budget", "per_seed_counts", "truncate_per_parent", "RESULTS_FILE"]

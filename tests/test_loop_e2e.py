@@ -1,0 +1,164 @@
+"""The LLM2LLM loop end to end through ``train.py``: real SST-2 data, the real SmolLM2 student and
+an in-process SmolLM2 teacher (no fakes), W&B offline. Kept tiny: a few seeds, 2 iterations."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import sqlite3
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+
+TINY = [
+    "task=sst2", "task.seed_size=6", "task.test_size=8", "task.max_new_tokens=4",
+    "method=llm2llm", "method.iterations=2", "method.k=1",
+    "trainer.max_steps=3", "trainer.per_device_batch_size=4",
+    "teacher.max_tokens=40", "teacher.batch_size=1",
+]
+
+
+def train_cmd(tmp: Path, *extra: str) -> tuple[list[str], dict[str, str]]:
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"), OMP_NUM_THREADS="2")
+    (tmp / "wandb").mkdir(exist_ok=True)
+    cmd = [sys.executable, "train.py", *TINY, f"hydra.run.dir={tmp / 'run'}",
+           f"teacher.cache_path={tmp / 'teacher.sqlite'}", *extra]
+    return cmd, env
+
+
+def run_train(tmp: Path, *extra: str) -> subprocess.CompletedProcess:
+    cmd, env = train_cmd(tmp, *extra)
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
+    return proc
+
+
+def read_jsonl(path: Path) -> list[dict]:
+    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
+
+
+def cached_calls(db: Path) -> int:
+    with sqlite3.connect(db) as con:
+        tables = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
+        return sum(con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables)
+
+
+@pytest.fixture(scope="module")
+def finished_run(tmp_path_factory, data_dir):
+    tmp = tmp_path_factory.mktemp("e2e")
+    proc = run_train(tmp)
+    return tmp, proc
+
+
+@pytest.mark.slow
+def test_end_to_end_two_iterations(finished_run):
+    tmp, proc = finished_run
+    run = tmp / "run"
+    results = json.loads((run / "results.json").read_text())
+    assert results["status"] == "complete" and len(results["iterations"]) == 2
+    seeds = read_jsonl(run / "seed_set.jsonl")
+    seed_ids = {s["id"] for s in seeds}
+    d0, d1 = read_jsonl(run / "iter_0" / "train.jsonl"), read_jsonl(run / "iter_1" / "train.jsonl")
+    # D_0 is the seed set; data accumulates: D_1 = D_0 + A_0.
+    assert [e["id"] for e in d0] == [s["id"] for s in seeds]
+    assert d1[: len(d0)] == d0
+    added = d1[len(d0):]
+    assert len(added) == results["iterations"][0]["added"] == results["total_augmented"]
+    # Seed-only rule: the teacher saw exactly the wrong seeds of iteration 0, nothing augmented.
+    preds = read_jsonl(run / "iter_0" / "predictions_seed.jsonl")
+    wrong = {p["id"] for p in preds if not p["correct"]}
+    assert results["iterations"][0]["n_wrong"] == len(wrong)
+    records = read_jsonl(run / "iter_0" / "teacher_records.jsonl")
+    assert {r["parent_id"] for r in records} == wrong
+    for e in added:  # provenance
+        assert e["origin"] == "teacher" and e["parent_id"] in wrong and e["iteration"] == 1
+        assert e["teacher_model"] and e["answer"] == next(s["answer"] for s in seeds if s["id"] == e["parent_id"])
+    assert all(e["origin"] == "seed" and e["id"] in seed_ids for e in d0)
+    # Metrics per iteration and the stats the teacher reported.
+    m0 = json.loads((run / "iter_0" / "metrics.json").read_text())
+    assert m0["teacher"]["kept"] == len(added) and "rejected" in m0["teacher"]
+    assert 0 <= results["final_test_accuracy"] <= 1
+    # Provenance of the run itself.
+    env = json.loads((run / "environment.json").read_text())
+    assert env["packages"]["torch"] == "2.13.0" and "git_sha" in env
+    assert json.loads((run / "config.json").read_text())["method"]["name"] == "llm2llm"
+    # The terminal table.
+    assert "test acc" in proc.stdout
+
+
+@pytest.mark.slow
+def test_wandb_offline_run_files(finished_run):
+    tmp, _ = finished_run
+    runs = list((tmp / "wandb" / "wandb").glob("offline-run-*"))
+    assert len(runs) == 1
+    assert list(runs[0].glob("run-*.wandb"))
+    tables = list(runs[0].rglob("files/media/table/**/*.table.json"))
+    assert tables, "the wrong-examples table was not logged"
+    table = json.loads(tables[0].read_text())
+    assert "seed_id" in table["columns"] and "teacher_kept" in table["columns"]
+
+
+@pytest.mark.slow
+def test_rerun_of_finished_run_is_a_noop(finished_run):
+    tmp, _ = finished_run
+    before = (tmp / "run" / "results.json").read_text()
+    calls = cached_calls(tmp / "teacher.sqlite")
+    proc = run_train(tmp)
+    assert "already complete" in proc.stdout
+    assert (tmp / "run" / "results.json").read_text() == before
+    assert cached_calls(tmp / "teacher.sqlite") == calls
+
+
+@pytest.mark.slow
+def test_different_config_in_same_run_dir_is_refused(finished_run):
+    tmp, _ = finished_run
+    cmd, env = train_cmd(tmp, "method.k=2")
+    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 2
+    assert "holds the results of a different config" in proc.stderr and "method.k" in proc.stderr
+
+
+def kill_when(cmd: list[str], env: dict[str, str], ready, timeout: float = 900) -> None:
+    """Start the run and SIGKILL it (no clean-up) as soon as ``ready()`` is true."""
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+                            start_new_session=True)
+    deadline = time.time() + timeout
+    try:
+        while time.time() < deadline:
+            if ready():
+                os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+                return
+            if proc.poll() is not None:
+                pytest.fail("the run finished before the kill point was reached")
+            time.sleep(0.2)
+        pytest.fail("kill point not reached in time")
+    finally:
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+
+
+@pytest.mark.slow
+def test_resume_after_kills_reaches_the_same_data(finished_run, tmp_path):
+    ref, _ = finished_run
+    cmd, env = train_cmd(tmp_path)
+    run, db = tmp_path / "run", tmp_path / "teacher.sqlite"
+    # 1. Kill during teacher calls: iteration 0 is evaluated and the first calls are cached.
+    kill_when(cmd, env, lambda: db.exists() and cached_calls(db) >= 1)
+    assert not (run / "iter_0" / "teacher_stats.json").exists()
+    # 2. Kill during the training of iteration 1.
+    kill_when(cmd, env, lambda: (run / "iter_1" / ".checkpoint.tmp").exists())
+    assert not (run / "iter_1" / "checkpoint" / "COMPLETE").exists()
+    # 3. Finish.
+    run_train(tmp_path)
+    for name in ("seed_set.jsonl", "iter_0/train.jsonl", "iter_1/train.jsonl", "iter_0/predictions_seed.jsonl"):
+        assert (run / name).read_text() == (ref / "run" / name).read_text(), name
+    # No teacher call was repeated: the interrupted run made exactly as many as the uninterrupted one.
+    assert cached_calls(db) == cached_calls(ref / "teacher.sqlite")
+    assert json.loads((run / "results.json").read_text())["status"] == "complete"
