@@ -86,7 +86,7 @@ def test_end_to_end_two_iterations(finished_run):
     assert 0 <= results["final_test_accuracy"] <= 1
     # Provenance of the run itself.
     env = json.loads((run / "environment.json").read_text())
-    assert env["packages"]["torch"] == "2.13.0" and "git_sha" in env
+    assert env["packages"]["torch"].startswith("2.13.0") and "git_sha" in env
     assert json.loads((run / "config.json").read_text())["method"]["name"] == "llm2llm"
     # The terminal table.
     assert "test acc" in proc.stdout
