@@ -1,0 +1,191 @@
+"""The student: fine-tune on examples, evaluate a checkpoint, measure per-example losses.
+
+    student = Student(cfg.student, cfg.trainer, task, cache_dir, seed)
+    ckpt = student.train(examples, run_dir / "iter-0" / "model")      # resumable, atomic
+    preds = student.predict(ckpt, test_examples)                       # list[Prediction]
+    losses = student.example_losses(ckpt, pool)                        # S2L
+    student.release()
+
+``train`` runs in this process, or, with ``trainer.num_processes > 1`` / a DeepSpeed config, in
+worker processes started by torchrun or the deepspeed launcher; the caller cannot tell which.
+"""
+
+from __future__ import annotations
+
+import gc
+import os
+import shutil
+from pathlib import Path
+from typing import Any, Sequence
+
+from llm2llm.config import to_plain
+from llm2llm.errors import ConfigError, Llm2llmError
+from llm2llm.example import Example, atomic_write_text
+from llm2llm.models import load_model, load_tokenizer, resolve_model
+from llm2llm.student.predict import Prediction
+
+COMPLETE = "COMPLETE"
+
+__all__ = ["Student", "Prediction", "COMPLETE", "is_complete"]
+
+
+def is_complete(ckpt: Path) -> bool:
+    """A checkpoint folder counts only once its marker exists (written last, just before the rename)."""
+    return (Path(ckpt) / COMPLETE).is_file()
+
+
+class Student:
+    """One student model configuration bound to a task; loads models lazily and caches one at a time."""
+
+    def __init__(self, student_cfg: Any, trainer_cfg: Any, task: Any, cache_dir: str, seed: int) -> None:
+        self.cfg: dict[str, Any] = to_plain(student_cfg)
+        self.trainer: dict[str, Any] = to_plain(trainer_cfg)
+        self.task = task
+        self.cache_dir = str(Path(cache_dir).expanduser())
+        self.seed = seed
+        self._model_path: str | None = None
+        self._tokenizer: Any = None
+        self._loaded: tuple[str | None, Any] | None = None  # (checkpoint, model)
+
+    # ----------------------------------------------------------------- loading
+    @property
+    def model_path(self) -> str:
+        """The base model as a loadable path or hub id (the embedded default is materialised once)."""
+        if self._model_path is None:
+            self._model_path = resolve_model(self.cfg["model"], self.cache_dir)
+        return self._model_path
+
+    @property
+    def tokenizer(self) -> Any:
+        if self._tokenizer is None:
+            self._tokenizer = load_tokenizer(self.model_path, self.cfg.get("trust_remote_code", False))
+        return self._tokenizer
+
+    def _model(self, ckpt: Path | None) -> Any:
+        """The model for ``ckpt`` (None: base), LoRA adapters merged for fast inference; cached."""
+        key = None if ckpt is None else str(Path(ckpt).resolve())
+        if self._loaded is not None and self._loaded[0] == key:
+            return self._loaded[1]
+        self.release()
+        import torch
+
+        trust = self.cfg.get("trust_remote_code", False)
+        if ckpt is not None and not Path(ckpt).is_dir():
+            raise ConfigError(f"{ckpt}: checkpoint folder not found")
+        if ckpt is not None and (Path(ckpt) / "adapter_config.json").is_file():
+            from peft import PeftModel
+
+            model = PeftModel.from_pretrained(load_model(self.model_path, self.cfg["dtype"], trust), str(ckpt))
+            model = model.merge_and_unload()
+        else:
+            model = load_model(str(ckpt) if ckpt is not None else self.model_path, self.cfg["dtype"], trust)
+        if torch.cuda.is_available():
+            model = model.to("cuda")
+        model.eval()
+        self._loaded = (key, model)
+        return model
+
+    def release(self) -> None:
+        """Free the loaded model (the tokenizer is small and kept)."""
+        if self._loaded is not None:
+            self._loaded = None
+            gc.collect()
+            try:
+                import torch
+
+                if torch.cuda.is_available():
+                    torch.cuda.empty_cache()
+            except ImportError:
+                pass
+
+    # ---------------------------------------------------------------- training
+    def _uses_launcher(self) -> bool:
+        t = self.trainer
+        return t["num_processes"] > 1 or t.get("num_nodes", 1) > 1 or bool(t.get("deepspeed"))
+
+    def train(self, examples: Sequence[Example], out_dir: Path, init_from: Path | None = None,
+              checkpoints: int = 0) -> Path:
+        """Fine-tune on ``examples`` from the base weights (or ``init_from``); return the checkpoint to load.
+
+        Built in ``.<name>.tmp`` next to ``out_dir`` and renamed into place with a ``COMPLETE`` marker,
+        so a killed run never leaves a folder that looks finished. An already complete ``out_dir``
+        is returned at once (resume).
+        """
+        from llm2llm.student.data import encode, write_encoded
+        from llm2llm.student.distributed import run_workers
+        from llm2llm.student.train import TrainSpec, resolve_deepspeed_config, run_training
+
+        out_dir = Path(out_dir)
+        if is_complete(out_dir):
+            return out_dir
+        if not examples:
+            raise Llm2llmError(f"{out_dir}: no training examples")
+        if init_from is not None and not is_complete(Path(init_from)) and not Path(init_from, "config.json").is_file() \
+                and not Path(init_from, "adapter_config.json").is_file():
+            raise ConfigError(f"init_from {init_from}: not a complete checkpoint")
+        deepspeed = resolve_deepspeed_config(self.trainer.get("deepspeed"))
+        tmp = out_dir.with_name(f".{out_dir.name}.tmp")
+        shutil.rmtree(tmp, ignore_errors=True)  # a leftover from a killed run
+        work = tmp / "_work"
+        work.mkdir(parents=True)
+        rows = [{"id": ex.id, **encode(self.tokenizer, self.task, ex, self.cfg["max_length"])} for ex in examples]
+        write_encoded(work / "train.jsonl", rows)
+        world = self.trainer["num_processes"] * self.trainer.get("num_nodes", 1)
+        spec = TrainSpec(model_path=self.model_path, data_path=str(work / "train.jsonl"), out_dir=str(tmp),
+                         student=self.cfg, trainer=self.trainer, seed=self.seed,
+                         init_from=str(init_from) if init_from is not None else None, checkpoints=checkpoints,
+                         deepspeed=deepspeed, world_size=world, work_dir=str(work))
+        self.release()  # training needs the memory
+        if self._uses_launcher():
+            spec.dump(work / "spec.json")
+            run_workers(self.trainer, work / "spec.json", work)
+        else:
+            run_training(spec)
+            gc.collect()
+        shutil.rmtree(work)
+        atomic_write_text(tmp / COMPLETE, f"trained on {len(examples)} examples\n")
+        if out_dir.exists():
+            shutil.rmtree(out_dir)  # an incomplete folder from an earlier attempt
+        out_dir.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(tmp, out_dir)
+        return out_dir
+
+    # -------------------------------------------------------------- evaluation
+    def predict(self, ckpt: Path | None, examples: Sequence[Example], desc: str = "eval") -> list[Prediction]:
+        """One Prediction per example, in order; ``task.cfg.eval_mode`` picks generation or label scoring."""
+        from llm2llm.student import predict as P
+
+        if not examples:
+            return []
+        mode = getattr(self.task.cfg, "eval_mode", "generate")
+        model, tok, t = self._model(ckpt), self.tokenizer, self.trainer
+        if mode == "score":
+            if self.task.labels is None:
+                raise ConfigError(f"task.eval_mode=score needs a task with a label set; {self.task.name} is free-form "
+                                  "(use task.eval_mode=generate)")
+            best = P.score_labels(model, tok, self.task, examples, batch_size=t["eval_batch_size"],
+                                  max_length=self.cfg["max_length"], desc=desc)
+            outputs = [self.task.label_targets(ex)[b] for ex, (b, _) in zip(examples, best)]
+            preds: list[str | None] = [self.task.labels[b] for b, _ in best]
+        elif mode == "generate":
+            if t.get("do_sample"):
+                import torch
+
+                torch.manual_seed(self.seed)
+            outputs = P.generate(model, tok, self.task, examples, batch_size=t["eval_batch_size"],
+                                 max_new_tokens=self.task.cfg.max_new_tokens, max_length=self.cfg["max_length"],
+                                 do_sample=bool(t.get("do_sample")), temperature=t.get("temperature", 1.0),
+                                 top_p=t.get("top_p", 1.0), desc=desc)
+            preds = [self.task.parse(o) for o in outputs]
+        else:
+            raise ConfigError(f"task.eval_mode: generate | score, got {mode!r}")
+        return [Prediction(ex.id, o, p, self.task.is_correct(p, ex)) for ex, o, p in zip(examples, outputs, preds)]
+
+    def example_losses(self, ckpt: Path | None, examples: Sequence[Example]) -> list[float]:
+        """Mean loss over each example's target tokens (NaN if truncation left it no target token)."""
+        from llm2llm.student.predict import example_losses
+
+        if not examples:
+            return []
+        return example_losses(self._model(ckpt), self.tokenizer, self.task, examples,
+                              batch_size=self.trainer["eval_batch_size"], max_length=self.cfg["max_length"])

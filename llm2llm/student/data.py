@@ -1,0 +1,129 @@
+"""From an Example to token ids: chat-template rendering, prompt-masked labels, dynamic padding.
+
+Training and evaluation render prompts the same way (``prompt_ids``), so the model is trained on
+exactly the token sequence it later sees at generation time, followed by the target and the
+end-of-turn token. Tokenisers whose pad token *is* the end-of-turn token (SmolLM2: ``<|im_end|>``)
+would have that token masked by a stock LM collator; here labels are built explicitly, so the
+model learns to stop.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Sequence
+
+from llm2llm.example import Example
+
+IGNORE_INDEX = -100
+
+
+def has_chat_template(tokenizer: Any) -> bool:
+    return bool(getattr(tokenizer, "chat_template", None))
+
+
+def render_prompt(tokenizer: Any, user: str) -> str:
+    """The text that precedes the assistant's answer (chat template + generation prompt).
+
+    Base models without a chat template (Llama-2-7b-hf) get a plain ``<prompt>\\n\\nAnswer:`` format.
+    """
+    if has_chat_template(tokenizer):
+        return tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
+                                             add_generation_prompt=True)
+    return f"{user}\n\nAnswer:"
+
+
+def prompt_ids(tokenizer: Any, task: Any, example: Example) -> list[int]:
+    """Token ids of the rendered prompt (special tokens such as BOS included exactly once)."""
+    text = render_prompt(tokenizer, task.prompt(example))
+    # A chat template writes its own special tokens; a plain prompt needs the tokenizer's BOS.
+    return tokenizer(text, add_special_tokens=not has_chat_template(tokenizer))["input_ids"]
+
+
+@functools.lru_cache(maxsize=8)
+def _end_of_turn(tokenizer: Any) -> tuple[int, str]:
+    """The token that ends an assistant turn, and any text the template puts between answer and it.
+
+    Found by rendering a dummy conversation: for SmolLM2 / Qwen it is ``<|im_end|>``, for Llama-3
+    ``<|eot_id|>``; without a chat template (or if the template ends the turn with plain text) it
+    is the EOS token.
+    """
+    if has_chat_template(tokenizer):
+        marker = "XYZZYanswer"
+        full = tokenizer.apply_chat_template([{"role": "user", "content": "hi"}, {"role": "assistant", "content": marker}],
+                                             tokenize=False)
+        suffix = full[full.rindex(marker) + len(marker):].rstrip()
+        ids = tokenizer(suffix, add_special_tokens=False)["input_ids"] if suffix else []
+        special = set(tokenizer.all_special_ids)
+        for i, tid in enumerate(ids):
+            if tid in special:
+                return tid, tokenizer.decode(ids[:i])
+    return tokenizer.eos_token_id, ""
+
+
+def end_of_turn_id(tokenizer: Any) -> int:
+    return _end_of_turn(tokenizer)[0]
+
+
+def target_ids(tokenizer: Any, target: str) -> list[int]:
+    """Token ids of an assistant answer followed by the end-of-turn token (what the model must emit)."""
+    eot, between = _end_of_turn(tokenizer)
+    text = target + between if has_chat_template(tokenizer) else " " + target
+    return tokenizer(text, add_special_tokens=False)["input_ids"] + [eot]
+
+
+def encode(tokenizer: Any, task: Any, example: Example, max_length: int) -> dict[str, list[int]]:
+    """``input_ids`` = prompt + target + end-of-turn; ``labels`` = -100 on the prompt, ids elsewhere.
+
+    Longer than ``max_length``: cut from the right (the public LLM2LLM code does the same), so a
+    truncated target loses its end-of-turn token.
+    """
+    p = prompt_ids(tokenizer, task, example)
+    t = target_ids(tokenizer, task.target(example))
+    ids = (p + t)[:max_length]
+    labels = ([IGNORE_INDEX] * len(p) + t)[:max_length]
+    return {"input_ids": ids, "labels": labels}
+
+
+@dataclass
+class PadCollator:
+    """Dynamic padding to the longest sequence in the batch, on the right (training / loss).
+
+    Pads ``input_ids`` with the pad token, ``labels`` with -100, and builds the attention mask.
+    Rows may carry an ``id``; with ``id_log`` set, each batch's ids are appended to that file
+    (one line per batch), which is how tests check that distributed ranks see different data.
+    """
+
+    pad_token_id: int
+    id_log: str | None = None
+
+    def __call__(self, rows: Sequence[dict[str, Any]]) -> dict[str, Any]:
+        import torch
+
+        if self.id_log:
+            with open(self.id_log, "a", encoding="utf-8") as f:
+                f.write(json.dumps([r.get("id") for r in rows]) + "\n")
+        n = max(len(r["input_ids"]) for r in rows)
+        ids = torch.full((len(rows), n), self.pad_token_id, dtype=torch.long)
+        labels = torch.full((len(rows), n), IGNORE_INDEX, dtype=torch.long)
+        mask = torch.zeros((len(rows), n), dtype=torch.long)
+        for i, r in enumerate(rows):
+            k = len(r["input_ids"])
+            ids[i, :k] = torch.tensor(r["input_ids"])
+            labels[i, :k] = torch.tensor(r["labels"])
+            mask[i, :k] = 1
+        return {"input_ids": ids, "labels": labels, "attention_mask": mask}
+
+
+def write_encoded(path: Path, rows: Sequence[dict[str, Any]]) -> None:
+    """Pre-tokenised training rows as JSONL (the multi-process worker reads them; no Task needed there)."""
+    with open(path, "w", encoding="utf-8") as f:
+        for r in rows:
+            f.write(json.dumps(r) + "\n")
+
+
+def read_encoded(path: Path) -> list[dict[str, Any]]:
+    with open(path, encoding="utf-8") as f:
+        return [json.loads(line) for line in f if line.strip()]

@@ -1,0 +1,208 @@
+"""Evaluation: batched generation, label scoring, and per-example target losses.
+
+All three sort examples by length so that a batch holds similar lengths (little padding), run the
+longest batch first (an out-of-memory error shows up at once, not at the end), and return results
+in input order.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any, Iterator, Sequence
+
+from llm2llm.example import Example
+from llm2llm.student.data import IGNORE_INDEX, encode, end_of_turn_id, prompt_ids, target_ids
+
+
+@dataclass
+class Prediction:
+    """One evaluated example: the raw model output, the parsed prediction, and whether it is right."""
+
+    id: str
+    output: str
+    prediction: str | None
+    correct: bool
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def _batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
+    """Indices grouped into batches of similar length, longest first."""
+    order = sorted(range(len(lengths)), key=lambda i: -lengths[i])
+    for s in range(0, len(order), batch_size):
+        yield order[s:s + batch_size]
+
+
+def _progress(total: int, desc: str) -> Any:
+    from tqdm.auto import tqdm
+
+    return tqdm(total=total, desc=desc, unit="ex", dynamic_ncols=True, leave=False)
+
+
+def generate(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example], *, batch_size: int,
+             max_new_tokens: int, max_length: int, do_sample: bool = False, temperature: float = 1.0,
+             top_p: float = 1.0, desc: str = "eval") -> list[str]:
+    """Raw outputs of batched generation: left padding, KV cache, greedy unless ``do_sample``."""
+    import torch
+
+    budget = max(1, max_length - max_new_tokens)
+    prompts = [prompt_ids(tokenizer, task, ex)[-budget:] for ex in examples]  # keep the end: it holds the question
+    stop = sorted({tokenizer.eos_token_id, end_of_turn_id(tokenizer)})
+    sampling = dict(do_sample=True, temperature=temperature, top_p=top_p) if do_sample else dict(do_sample=False)
+    outputs: list[str] = [""] * len(examples)
+    device = model.device
+    with torch.inference_mode(), _progress(len(examples), desc) as bar:
+        for idx in _batches([len(p) for p in prompts], batch_size):
+            width = max(len(prompts[i]) for i in idx)
+            ids = torch.full((len(idx), width), tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            for row, i in enumerate(idx):  # left padding: every prompt ends where generation starts
+                ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
+                mask[row, width - len(prompts[i]):] = 1
+            out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
+                                 eos_token_id=stop, pad_token_id=tokenizer.pad_token_id, use_cache=True,
+                                 **sampling)
+            for row, i in enumerate(idx):
+                outputs[i] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()
+            bar.update(len(idx))
+    return outputs
+
+
+def _gather_logprobs(model: Any, ids: Any, attention_mask: Any, position_ids: Any, rows: Any, src: Any, tgt: Any,
+                     past_key_values: Any = None) -> Any:
+    """log p(tgt | prefix) for each (row, src position) pair, computing the LM head only at those positions."""
+    import torch
+
+    hidden = model.base_model(input_ids=ids, attention_mask=attention_mask, position_ids=position_ids,
+                              past_key_values=past_key_values, use_cache=past_key_values is not None).last_hidden_state
+    logits = model.get_output_embeddings()(hidden[rows, src]).float()
+    return torch.log_softmax(logits, dim=-1).gather(-1, tgt[:, None])[:, 0]
+
+
+def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
+    """Length of the token prefix all sequences share, leaving each at least one token of its own."""
+    n = min(len(s) for s in seqs) - 1
+    first = seqs[0]
+    for s in seqs[1:]:
+        k = 0
+        while k < n and s[k] == first[k]:
+            k += 1
+        n = k
+    return max(n, 0)
+
+
+def score_labels(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example], *, batch_size: int,
+                 max_length: int, desc: str = "eval") -> list[tuple[int, list[float]]]:
+    """For each example, the index of the label whose target (plus end-of-turn) is most likely, and all scores.
+
+    Work shared across examples and labels is done once: the prompt prefix common to every example
+    (system prompt + instruction) is encoded once into a KV cache; each batch row then packs the
+    rest of its prompt followed by every label's continuation, with a block attention mask (each
+    continuation sees the prompt and itself) and position ids restarting after the prompt. One
+    forward pass per batch, and the LM head only where a label token is predicted.
+    """
+    import copy
+
+    import torch
+
+    conts_cache: dict[tuple[str, ...], list[list[int]]] = {}
+    prompts: list[list[int]] = []
+    conts_of: list[list[list[int]]] = []
+    for ex in examples:
+        targets = tuple(task.label_targets(ex))
+        if targets not in conts_cache:
+            conts_cache[targets] = [target_ids(tokenizer, t) for t in targets]
+        conts_of.append(conts_cache[targets])
+        budget = max(1, max_length - sum(len(c) for c in conts_of[-1]))
+        prompts.append(prompt_ids(tokenizer, task, ex)[-budget:])
+    device = model.device
+    dtype = next(model.parameters()).dtype
+    shared = _common_prefix(prompts)
+    prefix_cache = None
+    if shared:
+        with torch.inference_mode():
+            prefix_cache = model.base_model(input_ids=torch.tensor([prompts[0][:shared]], device=device),
+                                            use_cache=True).past_key_values
+    lengths = [len(p) - shared + sum(len(c) for c in cs) for p, cs in zip(prompts, conts_of)]
+    results: list[tuple[int, list[float]]] = [(0, [])] * len(examples)
+    with torch.inference_mode(), _progress(len(examples), desc) as bar:
+        for idx in _batches(lengths, batch_size):
+            width = max(lengths[i] for i in idx)
+            ids = torch.full((len(idx), width), tokenizer.pad_token_id, dtype=torch.long)
+            pos = torch.zeros_like(ids)
+            allow = torch.zeros((len(idx), width, shared + width), dtype=torch.bool)
+            allow[:, :, :shared] = True  # everyone sees the shared prefix
+            rows, src, tgt, owner = [], [], [], []  # owner: (batch row, label index) of each scored token
+            for r, i in enumerate(idx):
+                p, conts = prompts[i][shared:], conts_of[i]
+                n = len(p)
+                ids[r, :n] = torch.tensor(p)
+                pos[r, :n] = torch.arange(shared, shared + n)
+                allow[r, :n, shared:shared + n] = torch.ones(n, n, dtype=torch.bool).tril()
+                start = n
+                for j, c in enumerate(conts):
+                    k = len(c)
+                    ids[r, start:start + k] = torch.tensor(c)
+                    pos[r, start:start + k] = torch.arange(shared + n, shared + n + k)
+                    allow[r, start:start + k, shared:shared + n] = True
+                    allow[r, start:start + k, shared + start:shared + start + k] = torch.ones(k, k, dtype=torch.bool).tril()
+                    for t in range(k):  # token t of label j is predicted from the position before it
+                        rows.append(r)
+                        src.append(n - 1 if t == 0 else start + t - 1)
+                        tgt.append(c[t])
+                        owner.append((r, j))
+                    start += k
+                for q in range(start, width):  # padding attends to itself (no empty softmax rows)
+                    allow[r, q, shared + q] = True
+            mask4d = torch.zeros(allow.shape, dtype=dtype).masked_fill(~allow, torch.finfo(dtype).min)[:, None]
+            cache = None
+            if prefix_cache is not None:
+                cache = copy.deepcopy(prefix_cache)
+                cache.batch_repeat_interleave(len(idx))
+            lp = _gather_logprobs(model, ids.to(device), mask4d.to(device), pos.to(device),
+                                  torch.tensor(rows, device=device), torch.tensor(src, device=device),
+                                  torch.tensor(tgt, device=device), cache).tolist()
+            sums: dict[tuple[int, int], float] = {}
+            for key, v in zip(owner, lp):
+                sums[key] = sums.get(key, 0.0) + v
+            for r, i in enumerate(idx):
+                scores = [sums[(r, j)] for j in range(len(conts_of[i]))]
+                results[i] = (max(range(len(scores)), key=scores.__getitem__), scores)
+            bar.update(len(idx))
+    return results
+
+
+def example_losses(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example], *, batch_size: int,
+                   max_length: int, desc: str = "loss") -> list[float]:
+    """Mean cross-entropy over each example's target tokens (the training loss of that example alone)."""
+    import torch
+
+    enc = [encode(tokenizer, task, ex, max_length) for ex in examples]
+    out = [float("nan")] * len(examples)
+    device = model.device
+    with torch.inference_mode(), _progress(len(examples), desc) as bar:
+        for idx in _batches([len(e["input_ids"]) for e in enc], batch_size):
+            width = max(len(enc[i]["input_ids"]) for i in idx)
+            ids = torch.full((len(idx), width), tokenizer.pad_token_id, dtype=torch.long)
+            mask = torch.zeros_like(ids)
+            rows, src, tgt, owner = [], [], [], []
+            for r, i in enumerate(idx):
+                e = enc[i]
+                ids[r, :len(e["input_ids"])] = torch.tensor(e["input_ids"])
+                mask[r, :len(e["input_ids"])] = 1
+                for t in range(1, len(e["labels"])):
+                    if e["labels"][t] != IGNORE_INDEX:
+                        rows.append(r), src.append(t - 1), tgt.append(e["labels"][t]), owner.append(i)
+            pos = (mask.cumsum(-1) - 1).clamp(min=0)
+            lp = _gather_logprobs(model, ids.to(device), mask.to(device), pos.to(device),
+                                  torch.tensor(rows, device=device), torch.tensor(src, device=device),
+                                  torch.tensor(tgt, device=device)).tolist()
+            sums: dict[int, list[float]] = {}
+            for i, v in zip(owner, lp):
+                sums.setdefault(i, []).append(-v)
+            for i in idx:
+                if i in sums:
+                    out[i] = sum(sums[i]) / len(sums[i])
+            bar.update(len(idx))
+    return out

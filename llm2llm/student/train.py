@@ -1,0 +1,237 @@
+"""Fine-tuning with the Hugging Face Trainer (+ peft LoRA, + DeepSpeed ZeRO), one process's share of it.
+
+``run_training(spec)`` is what every process runs: in the harness process for a plain
+single-process run, or in each rank started by torchrun / the deepspeed launcher
+(``llm2llm.student.worker``). It reads pre-tokenised rows, trains, and writes the model (or LoRA
+adapter) into ``spec.out_dir``; the caller turns that folder into a complete checkpoint.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import shutil
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from llm2llm.errors import ConfigError, Llm2llmError
+from llm2llm.models import load_model, load_tokenizer
+
+TRAINER_CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "trainer"
+
+
+class StudentOOMError(Llm2llmError):
+    """Training ran out of (GPU or CPU) memory."""
+
+
+OOM_HINT = ("out of memory while training the student: lower trainer.per_device_batch_size (raise "
+            "trainer.effective_batch_size's accumulation instead), lower student.max_length, set "
+            "trainer.gradient_checkpointing=true, or use a ZeRO config (trainer=zero3 / zero3-offload)")
+
+
+@dataclass
+class TrainSpec:
+    """Everything one training process needs; JSON-serialisable (it is the worker's only input)."""
+
+    model_path: str                      # resolved base model (local folder or hub id)
+    data_path: str                       # pre-tokenised rows: {"id", "input_ids", "labels"} per line
+    out_dir: str                         # where the final model / adapter is written
+    student: dict[str, Any]
+    trainer: dict[str, Any]
+    seed: int = 0
+    init_from: str | None = None         # a checkpoint returned by an earlier train()
+    checkpoints: int = 0                 # intermediate checkpoints -> out_dir/trajectory/ckpt-{i}
+    deepspeed: dict[str, Any] | None = None
+    world_size: int = 1
+    work_dir: str = ""                   # scratch (Trainer output dir, error file)
+    log_ids: bool = True                 # write out_dir/seen_ids/rank-{r}.jsonl (which rows each rank read)
+
+    def dump(self, path: Path) -> None:
+        path.write_text(json.dumps(asdict(self), indent=2))
+
+    @classmethod
+    def load(cls, path: str | os.PathLike) -> "TrainSpec":
+        return cls(**json.loads(Path(path).read_text()))
+
+
+def resolve_deepspeed_config(path: str | None) -> dict[str, Any] | None:
+    """Load a ZeRO JSON: an absolute path, a path relative to the cwd, or one under conf/trainer/."""
+    if not path:
+        return None
+    for candidate in (Path(path).expanduser(), TRAINER_CONF_DIR / path):
+        if candidate.is_file():
+            try:
+                return json.loads(candidate.read_text())
+            except json.JSONDecodeError as e:
+                raise ConfigError(f"trainer.deepspeed: {candidate} is not valid JSON ({e})") from None
+    raise ConfigError(f"trainer.deepspeed: {path} not found (looked in the working directory and {TRAINER_CONF_DIR})")
+
+
+def gradient_accumulation(trainer: dict[str, Any], world_size: int) -> int:
+    """effective_batch_size / (per_device_batch_size * world size), at least 1."""
+    eff = trainer.get("effective_batch_size")
+    per_step = trainer["per_device_batch_size"] * world_size
+    if not eff:
+        return 1
+    return max(1, round(eff / per_step))
+
+
+def use_bf16(setting: Any) -> bool:
+    import torch
+
+    s = str(setting).lower()
+    if s == "auto":
+        return torch.cuda.is_available() and torch.cuda.is_bf16_supported()
+    return s == "true"
+
+
+def check_lora_targets(model: Any, targets: list[str]) -> None:
+    """ConfigError unless every LoRA target names a linear layer of the model (peft matches name suffixes)."""
+    import torch
+
+    names = [n for n, m in model.named_modules() if isinstance(m, torch.nn.Linear) or type(m).__name__ == "Conv1D"]
+    leaves = sorted({n.rsplit(".", 1)[-1] for n in names})
+    missing = [t for t in targets if not any(n == t or n.endswith("." + t) for n in names)]
+    if missing:
+        raise ConfigError(f"student.lora.target_modules: {missing} match no linear layer of the model; "
+                          f"its linear layers are {leaves}")
+
+
+def _setup_distributed(spec: TrainSpec) -> dict[str, Any]:
+    """Extra TrainingArguments so each rank gets its own share of the data on a machine without CUDA.
+
+    With CUDA the Trainer and accelerate set up NCCL themselves. Without it, accelerate creates no
+    process group for DeepSpeed (every rank would read the whole dataset), so we build the
+    PartialState here with the gloo backend and tell the Trainer to use it.
+    """
+    import torch
+
+    if torch.cuda.is_available():
+        return {}
+    if spec.deepspeed is None:
+        return {"use_cpu": True, "ddp_backend": "gloo"} if spec.world_size > 1 else {"use_cpu": True}
+    from accelerate import PartialState
+
+    os.environ["ACCELERATE_USE_DEEPSPEED"] = "true"
+    os.environ.setdefault("LOCAL_RANK", "0")
+    PartialState(backend="gloo")  # runs deepspeed.init_distributed(dist_backend="gloo")
+    return {"accelerator_config": {"use_configured_state": True}}
+
+
+def _training_arguments(spec: TrainSpec, extra: dict[str, Any]) -> Any:
+    from transformers import TrainingArguments
+
+    t = spec.trainer
+    return TrainingArguments(
+        output_dir=str(Path(spec.work_dir) / "trainer"),
+        learning_rate=t["learning_rate"],
+        lr_scheduler_type=t["lr_scheduler"],
+        warmup_steps=t["warmup_ratio"],  # a float < 1 is a ratio of the total steps
+        num_train_epochs=t["epochs"],
+        max_steps=t.get("max_steps", -1),
+        per_device_train_batch_size=t["per_device_batch_size"],
+        gradient_accumulation_steps=gradient_accumulation(t, spec.world_size),
+        weight_decay=t["weight_decay"],
+        bf16=use_bf16(t["bf16"]),
+        activation_checkpointing=t["gradient_checkpointing"],
+        activation_checkpointing_kwargs={"use_reentrant": False} if t["gradient_checkpointing"] else None,
+        deepspeed=spec.deepspeed,
+        logging_steps=t.get("logging_steps", 5),
+        logging_first_step=True,
+        save_strategy="no",      # the trajectory callback asks for the saves S2L needs
+        save_only_model=True,
+        report_to="none",        # tracking is done by llm2llm.tracking
+        seed=spec.seed,
+        data_seed=spec.seed,
+        remove_unused_columns=False,  # rows carry an "id" for the collator's log
+        dataloader_num_workers=0,
+        **extra,
+    )
+
+
+def _trajectory_callback(n: int) -> Any:
+    from transformers import TrainerCallback
+
+    class Trajectory(TrainerCallback):
+        """Ask the Trainer to save at n evenly spaced optimiser steps (the last one = the final model)."""
+
+        def __init__(self) -> None:
+            self.steps: list[int] = []
+
+        def on_train_begin(self, args, state, control, **kw):  # type: ignore[no-untyped-def]
+            self.steps = [max(1, math.ceil(state.max_steps * (i + 1) / n)) for i in range(n)]
+
+        def on_step_end(self, args, state, control, **kw):  # type: ignore[no-untyped-def]
+            if state.global_step in self.steps:
+                control.should_save = True
+
+    return Trajectory()
+
+
+def _build_model(spec: TrainSpec) -> Any:
+    lora = spec.student["lora"]
+    full_init = spec.init_from if spec.init_from and not lora["enabled"] else None
+    model = load_model(full_init or spec.model_path, spec.student["dtype"], spec.student.get("trust_remote_code", False))
+    if spec.trainer["gradient_checkpointing"]:
+        model.config.use_cache = False
+    if not lora["enabled"]:
+        return model
+    from peft import LoraConfig, PeftModel, get_peft_model
+
+    if spec.init_from:
+        return PeftModel.from_pretrained(model, spec.init_from, is_trainable=True)
+    check_lora_targets(model, list(lora["target_modules"]))
+    cfg = LoraConfig(r=lora["r"], lora_alpha=lora["alpha"], lora_dropout=lora["dropout"],
+                     target_modules=list(lora["target_modules"]), task_type="CAUSAL_LM")
+    model = get_peft_model(model, cfg)
+    if spec.trainer["gradient_checkpointing"]:
+        model.enable_input_require_grads()
+    return model
+
+
+def is_oom(e: BaseException) -> bool:
+    import torch
+
+    return isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
+
+
+def run_training(spec: TrainSpec) -> None:
+    """Train on ``spec.data_path`` and save into ``spec.out_dir`` (every rank calls this)."""
+    import torch
+    from transformers import Trainer, set_seed
+
+    from llm2llm.student.data import PadCollator, read_encoded
+
+    set_seed(spec.seed)
+    # TrainingArguments first: under ZeRO-3 it must exist before from_pretrained partitions the weights.
+    args = _training_arguments(spec, _setup_distributed(spec))
+    rank = args.process_index
+    tok = load_tokenizer(spec.model_path, spec.student.get("trust_remote_code", False))
+    model = _build_model(spec)
+    rows = read_encoded(Path(spec.data_path))
+    out = Path(spec.out_dir)
+    id_log = None
+    if spec.log_ids:
+        (out / "seen_ids").mkdir(parents=True, exist_ok=True)
+        id_log = str(out / "seen_ids" / f"rank-{rank}.jsonl")
+    callbacks = [_trajectory_callback(spec.checkpoints)] if spec.checkpoints > 0 else []
+    trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=PadCollator(tok.pad_token_id, id_log),
+                      processing_class=tok, callbacks=callbacks)
+    try:
+        trainer.train()
+    except (torch.OutOfMemoryError, RuntimeError) as e:
+        if is_oom(e):
+            raise StudentOOMError(OOM_HINT) from None
+        raise
+    trainer.save_model(str(out))  # ZeRO-3: gathers the 16-bit weights (stage3_gather_16bit_weights_on_model_save)
+    if trainer.is_world_process_zero():
+        (out / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+        if callbacks:
+            traj = out / "trajectory"
+            traj.mkdir(exist_ok=True)
+            for i, step in enumerate(callbacks[0].steps):
+                shutil.copytree(Path(args.output_dir) / f"checkpoint-{step}", traj / f"ckpt-{i}")
+    trainer.accelerator.wait_for_everyone()
+    del trainer, model
