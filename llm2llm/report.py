@@ -151,7 +151,8 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None) -> Tab
                                   + ", ".join(r.path for r in group))
             accs = [100 * r.accuracy for r in group]
             row["cells"][method] = (statistics.mean(accs), statistics.stdev(accs) if len(accs) > 1 else 0.0, len(accs))
-        row["best"] = max(row["cells"], key=lambda m: row["cells"][m][0])
+        # ties go to the method listed first (finetune before the others)
+        row["best"] = max((m for m in methods if m in row["cells"]), key=lambda m: row["cells"][m][0])
         ref = ((reference or {}).get(task) or {}).get(size) or ((reference or {}).get(task) or {}).get(int(size) if size.isdigit() else size)
         row["paper"] = ref
         rows.append(row)

@@ -121,6 +121,7 @@ def test_classification_real_examples(name):
     assert reason(f"{task.input_name}: {other.text}\nLabel: {other.answer}", parent, task) == "label_changed"
     assert reason(f"{task.input_name}: {parent.text}", parent, task) == "echo"
     assert reason(f"{task.input_name}: ", parent, task) == "empty"
+    assert reason(f"{task.input_name}: {parent.answer.upper()}.", parent, task) == "label_only"
     assert reason(other.text, parent, task) == "no_input"   # strict: the reply must use the format
     assert reason(f"{task.input_name}: <the new {task.input_name.lower()}>", parent, task) == "template_echo"
     assert reason(f"{task.input_name}: " + "very " * 400 + "long", parent, task) == "too_long"

@@ -201,6 +201,8 @@ def parse_classification(output: str, parent: Example, task: Task) -> Parsed:
             raise Rejected("label_changed", f"{labels[0][:40]!r} != {parent.answer!r}")
     if "\n" in text.strip():
         text = " ".join(text.split())
+    if task.labels and normalise_label_text(_strip_quotes(text)) in {normalise_label_text(l) for l in task.labels}:
+        raise Rejected("label_only", "the new input is just a label name")
     return Parsed(text=_check_text(text, parent, _max_chars(parent)), answer=parent.answer)
 
 
