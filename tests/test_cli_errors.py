@@ -123,3 +123,17 @@ def test_cfg_job_shows_composed_config():
     assert proc.returncode == 0, proc.stderr
     assert "name: trec" in proc.stdout and "name: finetune" in proc.stdout
     assert "api_key" not in proc.stdout.replace("api_key_env", "")
+
+
+def test_unreachable_teacher_fails_before_training(tmp_path, data_dir):
+    import socket
+
+    with socket.socket() as s:  # a loopback port with nothing listening
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = run_train("task=trec", "task.seed_size=4", f"data_dir={data_dir}", "teacher=openai-compatible",
+                     f"teacher.base_url=http://127.0.0.1:{port}/v1", "teacher.model=m", "teacher.max_retries=0",
+                     "teacher.timeout_s=5", tmp_path=tmp_path)
+    line = error_line(proc)
+    assert f"127.0.0.1:{port}" in line
+    assert not (tmp_path / "run" / "iter_0").exists()
