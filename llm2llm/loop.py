@@ -116,14 +116,14 @@ def augment(s: Stages, iteration: int, to_teacher: list[Example], train_set: lis
             seed_preds: list[dict[str, Any]]) -> tuple[list[Example], dict[str, Any]]:
     """A_i: the teacher's validated new examples from the given seeds (staged: resumable)."""
     assert all(e.is_seed for e in to_teacher), "only original seed examples may be sent to the teacher"
-    out = s.rd.iter_dir(iteration - 1)
-    stats_file = out / "teacher_stats.json"
-    if stats_file.is_file():
-        return read_examples(out / "augmentations.jsonl"), s.rd.read_json(stats_file.relative_to(s.rd.path).as_posix())
+    out = f"iter_{iteration - 1}"
+    stats = s.rd.read_json(f"{out}/teacher_stats.json")
+    if stats is not None:
+        return read_examples(s.rd.path / out / "augmentations.jsonl"), stats
     result = s.teacher.augment(to_teacher, k=s.cfg.method.k, iteration=iteration, existing=train_set, forbidden=s.test)
-    write_examples(out / "augmentations.jsonl", result.examples)
-    RunDir.write_jsonl(out / "teacher_records.jsonl", result.records)
-    s.rd.write_json(stats_file.relative_to(s.rd.path).as_posix(), result.stats)  # written last: stage finished
+    write_examples(s.rd.path / out / "augmentations.jsonl", result.examples)
+    RunDir.write_jsonl(s.rd.path / out / "teacher_records.jsonl", result.records)
+    s.rd.write_json(f"{out}/teacher_stats.json", result.stats)  # written last: the stage is finished
     log_teacher_table(s, iteration - 1, to_teacher, result, seed_preds)
     return result.examples, result.stats
 

@@ -12,9 +12,8 @@ from typing import Any
 
 from llm2llm.config import Config
 from llm2llm.example import Example
+from llm2llm.rundir import TEACHER_METHODS as NEEDS_TEACHER
 from llm2llm.sampling import resolve_size, sample
-
-NEEDS_TEACHER = ("llm2llm", "auggpt")
 
 
 def s2l_pool(cfg: Config, train: list[Example]) -> list[Example]:

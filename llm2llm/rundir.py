@@ -28,8 +28,14 @@ T = TypeVar("T")
 NON_RESULT_KEYS = ("tracking", "data_dir", "cache_dir", "run_name")
 
 
+#: methods whose results depend on the teacher config
+TEACHER_METHODS = ("llm2llm", "auggpt")
+
+
 def result_config(config: dict[str, Any]) -> dict[str, Any]:
-    return {k: v for k, v in config.items() if k not in NON_RESULT_KEYS}
+    """The part of a config that determines a run's results (the teacher only where one is used)."""
+    drop = NON_RESULT_KEYS + (() if config.get("method", {}).get("name") in TEACHER_METHODS else ("teacher",))
+    return {k: v for k, v in config.items() if k not in drop}
 
 
 def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
