@@ -230,6 +230,7 @@ def plot(runs: list[Run], out: Path) -> list[Path]:
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
+    from matplotlib.ticker import MaxNLocator
 
     done = [r for r in runs if r.complete]
     paths = []
@@ -249,6 +250,7 @@ def plot(runs: list[Run], out: Path) -> list[Path]:
                 ax.errorbar(its, means, yerr=stds, marker="o", capsize=3, label=method)
             ax.set_title(f"{task}, seed size {size}")
             ax.set_xlabel("iteration")
+            ax.xaxis.set_major_locator(MaxNLocator(integer=True))
             ax.set_ylabel(ylabel)
             ax.grid(alpha=0.3)
             ax.legend()
