@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections import Counter, defaultdict
 from typing import Any, Iterable, Sequence
 
+from baselines.budget import expand_counts
 from llm2llm.errors import ConfigError
 from llm2llm.example import Example
 
@@ -51,11 +52,7 @@ def auggpt_augment(teacher: Any, seeds: Sequence[Example], num_aug: int | Sequen
     ``calls``, ``short_seeds`` and ``teacher`` (the teacher's own stats summed over its calls).
     """
     seeds = list(seeds)
-    counts = [num_aug] * len(seeds) if isinstance(num_aug, int) else list(num_aug)
-    if len(counts) != len(seeds):
-        raise ValueError(f"num_aug: {len(counts)} counts for {len(seeds)} seeds")
-    if any(c < 0 for c in counts):
-        raise ConfigError(f"method.num_aug: must be >= 0, got {min(counts)}")
+    counts = expand_counts(num_aug, len(seeds))
     want = {s.id: c for s, c in zip(seeds, counts)}
     if len(want) != len(seeds):
         raise ConfigError("AugGPT: duplicate seed ids")

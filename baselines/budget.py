@@ -135,6 +135,16 @@ def per_seed_counts(seeds: Sequence[Example] | int, num_aug: int, budget_from: s
     return [int(num_aug)] * n
 
 
+def expand_counts(num_aug: int | Sequence[int], n: int) -> list[int]:
+    """``num_aug`` as one count per example: an int for all, or a list that must have ``n`` entries >= 0."""
+    counts = [num_aug] * n if isinstance(num_aug, int) else list(num_aug)
+    if len(counts) != n:
+        raise ValueError(f"num_aug: {len(counts)} counts for {n} examples")
+    if any(c < 0 for c in counts):
+        raise ConfigError(f"method.num_aug: must be >= 0, got {min(counts)}")
+    return counts
+
+
 def truncate_per_parent(augmented: Iterable[Example], counts: dict[str, int]) -> list[Example]:
     """Keep at most ``counts[parent_id]`` examples per parent (the first ones, order kept)."""
     kept: dict[str, int] = defaultdict(int)
@@ -147,4 +157,5 @@ def truncate_per_parent(augmented: Iterable[Example], counts: dict[str, int]) ->
     return out
 
 
-__all__ = ["Budget", "read_budget", "split_budget", "per_seed_counts", "truncate_per_parent", "RESULTS_FILE"]
+__all__ = ["Budget", "read_budget", "split_budget", "per_seed_counts", "expand_counts", "truncate_per_parent",
+           "RESULTS_FILE"]

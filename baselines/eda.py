@@ -30,6 +30,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Callable, Iterable, Sequence
 
+from baselines.budget import expand_counts
 from llm2llm.errors import ConfigError, DataError
 from llm2llm.example import Example
 
@@ -376,11 +377,7 @@ def eda_augment(examples: Iterable[Example], num_aug: int | Sequence[int] = 9, a
     order. Deterministic in (seed, example id).
     """
     examples = list(examples)
-    counts = [num_aug] * len(examples) if isinstance(num_aug, int) else list(num_aug)
-    if len(counts) != len(examples):
-        raise ValueError(f"num_aug: {len(counts)} counts for {len(examples)} examples")
-    if any(c < 0 for c in counts):
-        raise ConfigError(f"method.num_aug: must be >= 0, got {min(counts)}")
+    counts = expand_counts(num_aug, len(examples))
     seen: set[str] = set()
     out: list[Example] = []
     for ex, count in zip(examples, counts):

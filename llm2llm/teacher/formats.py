@@ -106,12 +106,8 @@ def split_rationale(answer: str) -> tuple[str, str]:
     return rationale.strip(), number
 
 
-def parse_gsm8k(output: str, parent: Example, task: Task) -> Parsed:
-    """'Question: ... Answer: <calculation> #### N' (the public LLM2LLM format; '1.' numbering allowed).
-
-    Only the first Question/Answer pair counts. The rationale is kept as written and the final
-    line is rewritten as '#### <canonical number>' (GSM8K's own format).
-    """
+def _question_answer(output: str, parent: Example) -> tuple[str, str]:
+    """The first 'Question: ...' section and the 'Answer: ...' right after it (question checked)."""
     secs = _sections(output, ("question", "answer"))
     names = [n for n, _ in secs]
     if "question" not in names:
@@ -119,8 +115,16 @@ def parse_gsm8k(output: str, parent: Example, task: Task) -> Parsed:
     qi = names.index("question")
     if qi + 1 >= len(secs) or names[qi + 1] != "answer":
         raise Rejected("no_answer")
-    question, answer = secs[qi][1], secs[qi + 1][1]
-    question = _check_text(question, parent, _max_chars(parent))
+    return _check_text(secs[qi][1], parent, _max_chars(parent)), secs[qi + 1][1]
+
+
+def parse_gsm8k(output: str, parent: Example, task: Task) -> Parsed:
+    """'Question: ... Answer: <calculation> #### N' (the public LLM2LLM format; '1.' numbering allowed).
+
+    Only the first Question/Answer pair counts. The rationale is kept as written and the final
+    line is rewritten as '#### <canonical number>' (GSM8K's own format).
+    """
+    question, answer = _question_answer(output, parent)
     rationale, number = split_rationale(answer)
     if not rationale:
         raise Rejected("no_calculation", "the answer shows no work before '####'")
@@ -209,15 +213,8 @@ def parse_classification(output: str, parent: Example, task: Task) -> Parsed:
 # --------------------------------------------------------------------------------- QA
 def parse_qa(output: str, parent: Example, task: Task) -> Parsed:
     """'Question: ... Answer: ...' where the answer matches the task's answer pattern."""
-    secs = _sections(output, ("question", "answer"))
-    names = [n for n, _ in secs]
-    if "question" not in names:
-        raise Rejected("no_question")
-    qi = names.index("question")
-    if qi + 1 >= len(secs) or names[qi + 1] != "answer":
-        raise Rejected("no_answer")
-    question = _check_text(secs[qi][1], parent, _max_chars(parent))
-    answer = secs[qi + 1][1].strip()
+    question, answer = _question_answer(output, parent)
+    answer = answer.strip()
     if not answer:
         raise Rejected("no_answer")
     if task.parse(answer) is None:
