@@ -89,16 +89,22 @@ def _check_ranks_saw_different_data(ckpt: Path, ids: set[str]) -> None:
     assert seen[0] | seen[1] <= ids
 
 
-@pytest.mark.slow
-def test_zero2_two_processes_torchrun(tiny_llama, tmp_path):
+def _train_two_ranks(tiny_llama: str, out: Path, launcher: str, zero: str):
+    """Full fine-tune of the tiny model on 32 SST-2 examples with 2 processes; checks the ranks' data."""
     task = sst2_task()
     exs = task.load("train")[:32]
     student = Student(student_cfg(tiny_llama, enabled=False),
-                      trainer_cfg(num_processes=2, launcher="torchrun", deepspeed="deepspeed/zero2.json", max_steps=3),
+                      trainer_cfg(num_processes=2, launcher=launcher, deepspeed=f"deepspeed/{zero}.json", max_steps=3),
                       task, cache_dir(), seed=0)
-    ckpt = student.train(exs, tmp_path / "zero2")
+    ckpt = student.train(exs, out)
     assert is_complete(ckpt)
     _check_ranks_saw_different_data(ckpt, {e.id for e in exs})
+    return student, exs, ckpt
+
+
+@pytest.mark.slow
+def test_zero2_two_processes_torchrun(tiny_llama, tmp_path):
+    student, exs, ckpt = _train_two_ranks(tiny_llama, tmp_path / "zero2", "torchrun", "zero2")
     assert len(student.predict(ckpt, exs[:2])) == 2
 
 
@@ -107,14 +113,7 @@ def test_zero3_two_processes_deepspeed_launcher_checkpoint_reloads(tiny_llama, t
     import torch
     from safetensors.torch import load_file
 
-    task = sst2_task()
-    exs = task.load("train")[:32]
-    student = Student(student_cfg(tiny_llama, enabled=False),
-                      trainer_cfg(num_processes=2, launcher="deepspeed", deepspeed="deepspeed/zero3.json", max_steps=3),
-                      task, cache_dir(), seed=0)
-    ckpt = student.train(exs, tmp_path / "zero3")
-    assert is_complete(ckpt)
-    _check_ranks_saw_different_data(ckpt, {e.id for e in exs})
+    student, exs, ckpt = _train_two_ranks(tiny_llama, tmp_path / "zero3", "deepspeed", "zero3")
     # consolidated 16-bit weights: full shapes (not ZeRO-3 partition stubs), and trained (changed)
     init, saved = load_file(Path(tiny_llama) / "model.safetensors"), load_file(ckpt / "model.safetensors")
     assert set(init) == set(saved)
