@@ -88,11 +88,11 @@ def run_method(cfg: Config, config: dict[str, Any], data: TaskData, run_dir: Pat
     seeds = rd.stage(run_dir / "seed_set.jsonl",
                      compute=lambda: methods.choose_seeds(cfg, data.train, data.seeds, student, run_dir / "s2l"),
                      save=write_examples, load=read_examples)
-    d0_stats = rd.read_json("iter_0/initial_stats.json")
     if not (run_dir / "iter_0" / "train.jsonl").exists():
         d0, d0_stats = methods.initial_training_set(cfg, seeds, data.test, teacher)
-        write_examples(run_dir / "iter_0" / "train.jsonl", d0)
         rd.write_json("iter_0/initial_stats.json", d0_stats)
+        write_examples(run_dir / "iter_0" / "train.jsonl", d0)  # written last: D_0 is finished
+    d0_stats = rd.read_json("iter_0/initial_stats.json")
     d0 = read_examples(run_dir / "iter_0" / "train.jsonl")
 
     stages = Stages(cfg=cfg, seeds=seeds, test=data.test, student=student, teacher=teacher, rd=rd, tracker=tracker)
