@@ -153,8 +153,7 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None) -> Tab
             row["cells"][method] = (statistics.mean(accs), statistics.stdev(accs) if len(accs) > 1 else 0.0, len(accs))
         # ties go to the method listed first (finetune before the others)
         row["best"] = max((m for m in methods if m in row["cells"]), key=lambda m: row["cells"][m][0])
-        ref = ((reference or {}).get(task) or {}).get(size) or ((reference or {}).get(task) or {}).get(int(size) if size.isdigit() else size)
-        row["paper"] = ref
+        row["paper"] = ((reference or {}).get(task) or {}).get(size)  # load_reference made the keys strings
         rows.append(row)
     return Table(methods, rows, partial)
 
