@@ -35,6 +35,9 @@ class TaskConfig:
     max_new_tokens: int = 16
     #: generate | score (classification: pick the label with the highest log-likelihood)
     eval_mode: str = "generate"
+    #: name every label in the prompt: auto (only up to 20 labels: a long list would crowd out the
+    #: input, and a fine-tuned model learns the names from its targets; label scoring needs no list) | true | false
+    list_labels: str = "auto"
     #: CaseHOLD local slice: rows [0, n) are train, the rest test
     local_train_rows: int = 500
     # ---- task=jsonl (your own data) ----
@@ -199,9 +202,35 @@ def format_size(size: float) -> str:
     return f"{float(size):g}"
 
 
+def experiment_dir(config_name: str | None) -> str:
+    """'/sst2_cpu' for a run composed from another primary config (a sweep file); '' for conf/config.yaml."""
+    return "" if config_name in (None, "", "config") else f"/{config_name}"
+
+
+#: run directory names longer than this get their overrides part shortened with a hash
+MAX_OVERRIDES_DIR = 120
+
+
+def overrides_dir(override_dirname: str | None) -> str:
+    """The run directory's last part for keys set beyond the usual ones: '' or '/method.k=2,teacher=gpt-4'.
+
+    Hydra's ``override_dirname`` is deterministic (keys sorted); a value holding '/' (a path) is
+    flattened, and a very long name keeps its start plus a hash of the whole, so it stays unique.
+    """
+    if not override_dirname:
+        return ""
+    name = override_dirname.replace("/", "_").replace("\\", "_")
+    if len(name) > MAX_OVERRIDES_DIR:
+        import hashlib
+
+        name = f"{name[:MAX_OVERRIDES_DIR - 9]}~{hashlib.sha256(override_dirname.encode()).hexdigest()[:8]}"
+    return f"/{name}"
+
+
 def register_configs() -> None:
-    if not OmegaConf.has_resolver("size"):
-        OmegaConf.register_new_resolver("size", format_size)
+    for name, fn in (("size", format_size), ("experiment_dir", experiment_dir), ("overrides_dir", overrides_dir)):
+        if not OmegaConf.has_resolver(name):
+            OmegaConf.register_new_resolver(name, fn)
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
 
@@ -238,6 +267,26 @@ def validate(cfg: DictConfig | Config) -> Config:
     _check(tr.launcher in ("torchrun", "deepspeed"), "trainer.launcher", f"torchrun | deepspeed, got {tr.launcher!r}")
     _check(tr.bf16 in ("auto", "true", "false", "True", "False"), "trainer.bf16", f"auto | true | false, got {tr.bf16!r}")
     _check(tr.per_device_batch_size >= 1, "trainer.per_device_batch_size", "must be >= 1")
+    _check(tr.learning_rate > 0, "trainer.learning_rate", f"must be > 0, got {tr.learning_rate}")
+    _check(tr.epochs > 0 or tr.max_steps > 0, "trainer.epochs", f"must be > 0 (or set trainer.max_steps), got {tr.epochs}")
+    _check(0 <= tr.warmup_ratio < 1, "trainer.warmup_ratio", f"must be in [0, 1), got {tr.warmup_ratio}")
+    _check(tr.weight_decay >= 0, "trainer.weight_decay", f"must be >= 0, got {tr.weight_decay}")
+    _check(tr.effective_batch_size is None or tr.effective_batch_size >= 1, "trainer.effective_batch_size",
+           f"must be >= 1 or null, got {tr.effective_batch_size}")
+    _check(tr.eval_batch_size >= 1, "trainer.eval_batch_size", f"must be >= 1, got {tr.eval_batch_size}")
+    _check(tr.temperature > 0 or not tr.do_sample, "trainer.temperature", f"must be > 0 when sampling, got {tr.temperature}")
+    _check(0 < tr.top_p <= 1, "trainer.top_p", f"must be in (0, 1], got {tr.top_p}")
+    _check(obj.student.max_length >= 2, "student.max_length", f"must be >= 2, got {obj.student.max_length}")
+    _check(t.max_new_tokens >= 1, "task.max_new_tokens", f"must be >= 1, got {t.max_new_tokens}")
+    _check(t.max_new_tokens < obj.student.max_length, "task.max_new_tokens",
+           f"must be below student.max_length={obj.student.max_length}, got {t.max_new_tokens}")
+    _check(t.list_labels in ("auto", "true", "false", "True", "False"), "task.list_labels",
+           f"auto | true | false, got {t.list_labels!r}")
+    _check(te.temperature >= 0, "teacher.temperature", f"must be >= 0, got {te.temperature}")
+    _check(0 < te.top_p <= 1, "teacher.top_p", f"must be in (0, 1], got {te.top_p}")
+    _check(te.max_tokens >= 1, "teacher.max_tokens", f"must be >= 1, got {te.max_tokens}")
+    _check(te.batch_size >= 1, "teacher.batch_size", f"must be >= 1, got {te.batch_size}")
+    _check(te.concurrency >= 1, "teacher.concurrency", f"must be >= 1, got {te.concurrency}")
     _check(obj.student.dtype in ("auto", "float32", "bfloat16", "float16"), "student.dtype",
            f"auto | float32 | bfloat16 | float16, got {obj.student.dtype!r}")
     _check(te.backend in ("openai", "local"), "teacher.backend", f"openai | local, got {te.backend!r}")

@@ -44,80 +44,113 @@ def hydra_run_dir() -> Path:
 
 
 def run(raw: DictConfig, run_dir: Path | None = None) -> float | None:
-    """Hydra's job function. Bad input -> one ``error:`` line on stderr and exit code 2."""
+    """Hydra's job function. Bad input -> one ``error:`` line on stderr and exit code 2.
+
+    In a multirun a failed job does not stop the sweep: its error is printed, written to its run
+    directory (``FAILED.txt``) and to the sweep's failure log, and the next job starts; the sweep
+    callback (llm2llm.sweep) lists the failures at the end and exits non-zero.
+    """
+    from llm2llm import sweep
+
+    multirun = run_dir is None and sweep.in_multirun()
     try:
         cfg = validate(raw)
         data = load_task_data(cfg)
-        return run_method(cfg, to_plain(raw), data, run_dir or hydra_run_dir())
-    except Llm2llmError as e:
-        print(f"error: {e}", file=sys.stderr)
-        sys.exit(2)
+        config = to_plain(raw)
+        if config["task"].get("labels") is None and data.task.labels is not None and cfg.task.name == "jsonl":
+            config["task"]["labels"] = list(data.task.labels)  # inferred from the train file: recorded
+        return run_method(cfg, config, data, run_dir or hydra_run_dir())
+    except Exception as e:
+        if not multirun:
+            if isinstance(e, Llm2llmError):
+                print(f"error: {e}", file=sys.stderr)
+                sys.exit(2)
+            raise
+        sweep.record_failure(e)
+        return None
 
 
 def run_method(cfg: Config, config: dict[str, Any], data: TaskData, run_dir: Path) -> float | None:
-    from llm2llm import methods, report_terminal
-    from llm2llm.loop import Stages, llm2llm_loop
-    from llm2llm.provenance import environment
     from llm2llm.rundir import RunDir
 
     rd = RunDir(run_dir)
+    rd.acquire()  # one job per directory: refused (one line) if another live job holds it
+    try:
+        return _run_claimed(cfg, config, data, rd)
+    finally:
+        rd.release()
+
+
+def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: Any) -> float | None:
+    from llm2llm import methods, report_terminal
+    from llm2llm.loop import Stages, llm2llm_loop
+    from llm2llm.provenance import environment
+
+    run_dir = rd.path
     rd.claim(config, environment())
     done = rd.read_json("results.json")
     if done and done.get("status") == "complete":
         print(f"Run already complete, nothing to do: {run_dir} (delete it, or pick another hydra.run.dir, to re-run)")
         report_terminal.print_results(done)
         return done["iterations"][-1]["test_accuracy"]
+    (run_dir / "FAILED.txt").unlink(missing_ok=True)  # an earlier attempt's failure; this one starts over
 
-    teacher = None
-    if cfg.method.name in methods.NEEDS_TEACHER:
-        from llm2llm.teacher import Teacher
+    teacher = student = tracker = None
+    try:
+        if cfg.method.name in methods.NEEDS_TEACHER:
+            from llm2llm.teacher import Teacher
 
-        teacher = Teacher(cfg.teacher, data.task, cfg.cache_dir)
-        teacher.check_ready()  # fail now, not after an hour of training
-    from llm2llm.student import Student
+            teacher = Teacher(cfg.teacher, data.task, cfg.cache_dir)
+            teacher.check_ready()  # fail now, not after an hour of training
+        from llm2llm.student import Student
 
-    student = Student(cfg.student, cfg.trainer, data.task, cfg.cache_dir, cfg.seed)
-    from llm2llm.tracking import build_tracker
+        student = Student(cfg.student, cfg.trainer, data.task, cfg.cache_dir, cfg.seed)
+        from llm2llm.tracking import build_tracker
 
-    name = run_name(cfg)
-    tags = [f"task:{cfg.task.name}", f"method:{cfg.method.name}", f"student:{cfg.student.name}"]
-    if teacher is not None:
-        tags.append(f"teacher:{cfg.teacher.name}")
-    tracker = build_tracker(cfg.tracking, name, config, run_dir, tags)
+        name = run_name(cfg)
+        tags = [f"task:{cfg.task.name}", f"method:{cfg.method.name}", f"student:{cfg.student.name}"]
+        if teacher is not None:
+            tags.append(f"teacher:{cfg.teacher.name}")
+        tracker = build_tracker(cfg.tracking, name, config, run_dir, tags)
 
-    seeds = rd.stage(run_dir / "seed_set.jsonl",
-                     compute=lambda: methods.choose_seeds(cfg, data.train, data.seeds, student, run_dir / "s2l"),
-                     save=write_examples, load=read_examples)
-    if not (run_dir / "iter_0" / "train.jsonl").exists():
-        d0, d0_stats = methods.initial_training_set(cfg, seeds, data.test, teacher)
-        rd.write_json("iter_0/initial_stats.json", d0_stats)
-        write_examples(run_dir / "iter_0" / "train.jsonl", d0)  # written last: D_0 is finished
-    d0_stats = rd.read_json("iter_0/initial_stats.json")
-    d0 = read_examples(run_dir / "iter_0" / "train.jsonl")
+        seeds = rd.stage(run_dir / "seed_set.jsonl",
+                         compute=lambda: methods.choose_seeds(cfg, data.train, data.seeds, student, run_dir / "s2l"),
+                         save=write_examples, load=read_examples)
+        if not (run_dir / "iter_0" / "train.jsonl").exists():
+            d0, d0_stats = methods.initial_training_set(cfg, seeds, data.test, teacher)
+            rd.write_json("iter_0/initial_stats.json", d0_stats)
+            write_examples(run_dir / "iter_0" / "train.jsonl", d0)  # written last: D_0 is finished
+        d0_stats = rd.read_json("iter_0/initial_stats.json")
+        d0 = read_examples(run_dir / "iter_0" / "train.jsonl")
 
-    stages = Stages(cfg=cfg, seeds=seeds, test=data.test, student=student, teacher=teacher, rd=rd, tracker=tracker)
-    history = llm2llm_loop(stages, d0)
-    results = {
-        "status": "complete",
-        "run_name": name,
-        "task": cfg.task.name,
-        "method": cfg.method.name,
-        "student": cfg.student.name,
-        "teacher": cfg.teacher.name if teacher is not None else None,
-        "seed": cfg.seed,
-        "seed_size": len(seeds),
-        "test_size": len(data.test),
-        "initial_augmentation": d0_stats or {},
-        "iterations": history,
-        "total_augmented": sum(h["added"] for h in history) + sum(e.origin != "seed" for e in d0),
-        "final_test_accuracy": history[-1]["test_accuracy"],
-        "best_test_accuracy": max(h["test_accuracy"] for h in history),
-        "config": config,
-    }
-    rd.write_json("results.json", results)
-    tracker.finish({k: results[k] for k in ("final_test_accuracy", "best_test_accuracy", "total_augmented")})
-    student.release()
-    if teacher is not None:
-        teacher.close()
+        stages = Stages(cfg=cfg, seeds=seeds, test=data.test, student=student, teacher=teacher, rd=rd, tracker=tracker)
+        history = llm2llm_loop(stages, d0)
+        results = {
+            "status": "complete",
+            "run_name": name,
+            "task": cfg.task.name,
+            "method": cfg.method.name,
+            "student": cfg.student.name,
+            "teacher": cfg.teacher.name if teacher is not None else None,
+            "seed": cfg.seed,
+            "seed_size": len(seeds),
+            "test_size": len(data.test),
+            "initial_augmentation": d0_stats or {},
+            "iterations": history,
+            "total_augmented": sum(h["added"] for h in history) + sum(e.origin != "seed" for e in d0),
+            "final_test_accuracy": history[-1]["test_accuracy"],
+            "best_test_accuracy": max(h["test_accuracy"] for h in history),
+            "config": config,
+        }
+        rd.write_json("results.json", results)
+        tracker.finish({k: results[k] for k in ("final_test_accuracy", "best_test_accuracy", "total_augmented")})
+        tracker = None
+    finally:  # models, server connections and the W&B run are closed however the run ends
+        if tracker is not None:
+            tracker.abort()
+        if student is not None:
+            student.release()
+        if teacher is not None:
+            teacher.close()
     report_terminal.print_results(results)
     return results["final_test_accuracy"]

@@ -11,11 +11,22 @@ Layout (``<run>`` is Hydra's output dir)::
     iter_<i>/augmentations.jsonl, teacher_records.jsonl, teacher_stats.json   (A_i)
     iter_<i>/metrics.json  written last: the iteration is finished
     results.json           every iteration's metrics; read by the report without W&B
+    RUNNING                the claim of the job working in the directory (host, pid, start time)
+    FAILED.txt             why the last attempt failed (a multirun goes on with its other jobs)
+
+One directory, one job: ``claim`` creates ``RUNNING`` with ``O_CREAT | O_EXCL``, which is atomic on
+local filesystems and on NFS v3+, so two jobs started at the same moment (on one node or two) can
+never both hold it. A claim left behind by a killed job on this host (its pid is gone) is taken
+over, so resuming a killed run needs nothing; one from another host is refused until it is older
+than ``LLM2LLM_STALE_CLAIM_HOURS`` (default 48) or deleted by hand.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import socket
+import time
 from pathlib import Path
 from typing import Any, Callable, TypeVar
 
@@ -48,12 +59,82 @@ def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
     return [] if a == b else [prefix.rstrip(".")]
 
 
+class RunDirHeld(ConfigError):
+    """Another live job holds the run directory."""
+
+
+CLAIM_FILE = "RUNNING"
+FAILED_FILE = "FAILED.txt"
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # alive, someone else's
+        return True
+    return True
+
+
 class RunDir:
     def __init__(self, path: Path) -> None:
         self.path = Path(path)
+        self._claimed = False
 
     def iter_dir(self, i: int) -> Path:
         return self.path / f"iter_{i}"
+
+    def acquire(self) -> None:
+        """Hold the directory for this process, or raise ConfigError naming the job that holds it."""
+        self.path.mkdir(parents=True, exist_ok=True)
+        lock = self.path / CLAIM_FILE
+        me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
+        for _ in range(3):
+            try:
+                fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
+            except FileExistsError:
+                holder = self._holder(lock)
+                if holder is None:
+                    continue  # released (or unreadable and removed) in between: try again
+                raise RunDirHeld(
+                    f"{self.path} is held by another job (pid {holder.get('pid')} on {holder.get('host')}, since "
+                    f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(holder.get('since', 0)))}); two jobs never "
+                    f"share a run directory. If that job is dead, delete {lock}")
+            with os.fdopen(fd, "w") as f:
+                json.dump(me, f)
+            self._claimed = True
+            return
+        raise ConfigError(f"{self.path}: could not claim {lock} (it keeps reappearing)")
+
+    @staticmethod
+    def _holder(lock: Path) -> dict[str, Any] | None:
+        """The live holder of a claim, or None after removing a stale one."""
+        try:
+            holder = json.loads(lock.read_text() or "{}")
+        except FileNotFoundError:
+            return None
+        except json.JSONDecodeError:  # a claim being written right now, or a torn one
+            if time.time() - lock.stat().st_mtime < 60:
+                return {"host": "?", "pid": "?", "since": lock.stat().st_mtime}
+            holder = {}
+        stale_after = float(os.environ.get("LLM2LLM_STALE_CLAIM_HOURS", "48")) * 3600
+        same_host = holder.get("host") == socket.gethostname()
+        pid = holder.get("pid")
+        dead = (same_host and isinstance(pid, int) and not _pid_alive(pid)) or not holder \
+            or time.time() - float(holder.get("since", 0)) > stale_after
+        if not dead:
+            return holder
+        lock.unlink(missing_ok=True)
+        return None
+
+    def release(self) -> None:
+        if self._claimed:
+            (self.path / CLAIM_FILE).unlink(missing_ok=True)
+            self._claimed = False
+
+    def record_failure(self, message: str) -> None:
+        atomic_write_text(self.path / FAILED_FILE, message.rstrip() + "\n")
 
     def claim(self, config: dict[str, Any], environment: dict[str, Any]) -> None:
         """Record this run's config, or refuse if the directory holds a different config's results."""

@@ -17,6 +17,7 @@ class Tracker(Protocol):
     def log_table(self, name: str, rows: list[dict[str, Any]], iteration: int) -> None: ...
     def log_dataset(self, name: str, path: Path, iteration: int) -> None: ...
     def finish(self, summary: dict[str, Any]) -> None: ...
+    def abort(self) -> None: ...
 
 
 class NullTracker:
@@ -30,6 +31,9 @@ class NullTracker:
         pass
 
     def finish(self, summary: dict[str, Any]) -> None:
+        pass
+
+    def abort(self) -> None:
         pass
 
 
@@ -92,6 +96,10 @@ class WandbTracker:
         for k, v in _flatten(summary).items():
             self.run.summary[k] = v
         self.run.finish()
+
+    def abort(self) -> None:
+        """Close a run that failed (marked failed in W&B); harmless after ``finish``."""
+        self.run.finish(exit_code=1)
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

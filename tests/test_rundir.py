@@ -31,3 +31,74 @@ def test_claim_refuses_another_configs_directory(tmp_path):
     rd.claim(cfg("llm2llm"), {"git_sha": "y"})  # same config: fine (resume)
     with pytest.raises(ConfigError, match="differs in: teacher.max_tokens"):
         rd.claim(cfg("llm2llm", max_tokens=9), {})
+
+
+def _claim_in_child(path: str, queue) -> None:  # runs in another process
+    from llm2llm.rundir import RunDir, RunDirHeld
+
+    try:
+        RunDir(path).acquire()
+        queue.put("held")
+        import time
+
+        time.sleep(3)
+    except RunDirHeld:
+        queue.put("refused")
+
+
+def test_two_jobs_started_together_never_share_a_directory(tmp_path):
+    import multiprocessing as mp
+
+    ctx = mp.get_context("spawn")
+    q = ctx.Queue()
+    procs = [ctx.Process(target=_claim_in_child, args=(str(tmp_path / "run"), q)) for _ in range(4)]
+    for p in procs:
+        p.start()
+    outcomes = sorted(q.get(timeout=60) for _ in procs)
+    for p in procs:
+        p.join()
+    assert outcomes == ["held", "refused", "refused", "refused"]
+
+
+def test_claim_of_a_live_job_is_refused_and_a_dead_ones_is_taken_over(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from llm2llm.rundir import CLAIM_FILE, RunDirHeld
+
+    (tmp_path / "run").mkdir()
+    lock = tmp_path / "run" / CLAIM_FILE
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        lock.write_text(json.dumps({"host": socket.gethostname(), "pid": live.pid, "since": time.time()}))
+        with pytest.raises(RunDirHeld, match=f"pid {live.pid}"):
+            RunDir(tmp_path / "run").acquire()
+        assert json.loads(lock.read_text())["pid"] == live.pid  # untouched
+        # on another host: refused too, however quiet it looks
+        lock.write_text(json.dumps({"host": "other-node", "pid": 1, "since": time.time()}))
+        with pytest.raises(RunDirHeld, match="other-node"):
+            RunDir(tmp_path / "run").acquire()
+    finally:
+        live.kill()
+        live.wait()
+    # a job killed on this host (its pid is gone) left its claim: the next run takes it over and releases it
+    lock.write_text(json.dumps({"host": socket.gethostname(), "pid": live.pid, "since": time.time()}))
+    rd = RunDir(tmp_path / "run")
+    rd.acquire()
+    assert json.loads(lock.read_text())["pid"] != live.pid
+    rd.release()
+    assert not lock.exists()
+
+
+def test_overrides_become_a_readable_unique_directory_name():
+    from llm2llm.config import MAX_OVERRIDES_DIR, experiment_dir, overrides_dir
+
+    assert overrides_dir("") == "" and experiment_dir("config") == ""
+    assert experiment_dir("ablation_gsm8k") == "/ablation_gsm8k"
+    assert overrides_dir("method.k=2,teacher=gpt-4-turbo") == "/method.k=2,teacher=gpt-4-turbo"
+    assert overrides_dir("method.budget_from=runs/a/seed0") == "/method.budget_from=runs_a_seed0"
+    a, b = overrides_dir("x=" + "a" * 300), overrides_dir("x=" + "a" * 299 + "b")
+    assert a != b and len(a) == len(b) == MAX_OVERRIDES_DIR + 1

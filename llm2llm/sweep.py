@@ -1,0 +1,76 @@
+"""Multiruns that survive a failed job (after lightning-hydra-template's ``task_wrapper``).
+
+A failed job is printed, written to its run directory (``FAILED.txt``) and appended to the sweep's
+failure log (``<sweep dir>/multirun_failures.jsonl``: one JSON line per failure, written with
+O_APPEND by whichever process ran the job, so it works for SLURM array jobs too), and the next job
+runs. ``FailureReport``, a Hydra callback registered in conf/config.yaml, starts each multirun with
+an empty log and ends it by listing the failures and exiting non-zero when there were any, so a
+script that launched the sweep notices.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import time
+import traceback
+from pathlib import Path
+from typing import Any
+
+from hydra.experimental.callback import Callback
+
+from llm2llm.errors import Llm2llmError
+
+FAILURE_LOG = "multirun_failures.jsonl"
+
+
+def in_multirun() -> bool:
+    from hydra.core.hydra_config import HydraConfig
+    from hydra.types import RunMode
+
+    return HydraConfig.initialized() and HydraConfig.get().mode == RunMode.MULTIRUN
+
+
+def record_failure(error: BaseException) -> None:
+    """Print a job's failure, and record it in its run directory and the sweep's failure log."""
+    from hydra.core.hydra_config import HydraConfig
+
+    from llm2llm.rundir import RunDir, RunDirHeld
+
+    hc = HydraConfig.get()
+    run_dir = Path(hc.runtime.output_dir)
+    line = str(error) if isinstance(error, Llm2llmError) else f"{type(error).__name__}: {error}"
+    print(f"error: job {hc.job.num} ({run_dir}): {line}", file=sys.stderr)
+    if not isinstance(error, RunDirHeld):  # never write into a directory another job holds
+        detail = line if isinstance(error, Llm2llmError) else "".join(traceback.format_exception(error))
+        RunDir(run_dir).record_failure(detail)
+    entry = {"job": hc.job.num, "run_dir": str(run_dir), "overrides": list(hc.overrides.task), "error": line,
+             "time": time.time()}
+    log = Path(hc.sweep.dir) / FAILURE_LOG
+    log.parent.mkdir(parents=True, exist_ok=True)
+    fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    try:
+        os.write(fd, (json.dumps(entry) + "\n").encode())
+    finally:
+        os.close(fd)
+
+
+class FailureReport(Callback):
+    """At the end of a multirun: which jobs failed and why; exit code 1 if any did."""
+
+    def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
+        (Path(config.hydra.sweep.dir) / FAILURE_LOG).unlink(missing_ok=True)
+
+    def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
+        log = Path(config.hydra.sweep.dir) / FAILURE_LOG
+        if not log.is_file():
+            return
+        failures = [json.loads(l) for l in log.read_text().splitlines() if l.strip()]
+        if not failures:
+            return
+        print(f"\n{len(failures)} job(s) of this multirun failed (the others finished):", file=sys.stderr)
+        for f in sorted(failures, key=lambda f: f["job"]):
+            print(f"  #{f['job']} {' '.join(f['overrides'])}: {f['error']}", file=sys.stderr)
+        print(f"  (failure log: {log})", file=sys.stderr)
+        sys.exit(1)

@@ -1,0 +1,78 @@
+"""Sweeps as researchers run them: several swept keys, several seeds, a job that cannot run.
+
+Real SmolLM2 student and the default in-process teacher, tiny steps, W&B offline."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from llm2llm.rundir import CLAIM_FILE
+
+ROOT = Path(__file__).resolve().parent.parent
+
+SWEEP = [
+    "-m", "task=sst2", "task.seed_size=4", "task.test_size=4", "task.max_new_tokens=4",
+    "method=llm2llm", "method.iterations=2", "trainer.max_steps=1", "trainer.per_device_batch_size=4",
+    "teacher.max_tokens=24", "teacher.max_reasks=0",
+    "teacher.temperature=0.7,1.0", "method.k=1,2", "seed=0,1",
+]
+
+
+def sweep(runs: Path, tmp: Path) -> subprocess.CompletedProcess:
+    env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"), LLM2LLM_RUNS_DIR=str(runs),
+               OMP_NUM_THREADS="2")
+    (tmp / "wandb").mkdir(exist_ok=True)
+    cmd = [sys.executable, "train.py", *SWEEP, f"teacher.cache_path={tmp / 'teacher.sqlite'}"]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+
+
+def run_dirs(runs: Path) -> list[Path]:
+    return sorted(p.parent for p in runs.rglob("config.json"))
+
+
+@pytest.mark.slow
+def test_sweep_over_three_keys_gives_eight_runs_and_survives_a_held_directory(tmp_path, data_dir):
+    runs = tmp_path / "runs"
+    held = runs / "sst2/n4/llm2llm/smollm2-135m/seed1/method.k=2,teacher.temperature=1.0"
+    held.mkdir(parents=True)
+    # Another live job holds one directory (a process that is really running, on this host).
+    holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
+    try:
+        import socket
+        import time
+
+        (held / CLAIM_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": holder.pid,
+                                                   "since": time.time()}))
+        first = sweep(runs, tmp_path)
+        # The held job failed alone, said why, and the sweep went on and exited non-zero.
+        assert first.returncode == 1, first.stderr[-3000:]
+        assert "1 job(s) of this multirun failed" in first.stderr
+        assert "is held by another job" in first.stderr and "method.k=2" in first.stderr
+        assert not (held / "config.json").exists() and not (held / "FAILED.txt").exists()  # nothing written there
+        done = [d for d in run_dirs(runs) if json.loads((d / "results.json").read_text())["status"] == "complete"]
+        assert len(done) == 7
+    finally:
+        holder.kill()
+        holder.wait()
+    # The holder is gone: its claim is stale, the same command resumes and finishes the eighth run only.
+    second = sweep(runs, tmp_path)
+    assert second.returncode == 0, second.stderr[-3000:]
+    assert second.stdout.count("Run already complete") == 7
+    dirs = run_dirs(runs)
+    assert len(dirs) == 8
+    seen = set()
+    for d in dirs:
+        res = json.loads((d / "results.json").read_text())
+        cfg = res["config"]
+        assert res["status"] == "complete" and not (d / CLAIM_FILE).exists()
+        key = (cfg["teacher"]["temperature"], cfg["method"]["k"], cfg["seed"])
+        assert f"seed{cfg['seed']}" == d.parent.name
+        assert f"method.k={cfg['method']['k']}" in d.name and f"teacher.temperature={cfg['teacher']['temperature']}" in d.name
+        seen.add(key)
+    assert len(seen) == 8
