@@ -101,7 +101,7 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
         raise DataError(f"{path}: file not found")
     rows: list[dict[str, Any]] = []
     try:
-        with open(path, encoding="utf-8") as f:
+        with open(path, encoding="utf-8-sig") as f:  # a byte-order mark (Windows editors) is fine
             for lineno, line in enumerate(f, start=1):
                 if not line.strip():
                     continue

@@ -94,6 +94,7 @@ def run_iteration(s: Stages, i: int, train_set: list[Example], previous: Path | 
         "test_accuracy": sum(p["correct"] for p in test_preds) / max(len(test_preds), 1),
         "seed_accuracy": sum(p["correct"] for p in seed_preds) / max(len(seed_preds), 1),
         "n_wrong": len(wrong),
+        "training": s.student.training_summary(checkpoint),
         "teacher": teacher_stats,
         "timings": timings,
     }

@@ -13,6 +13,8 @@ worker processes started by torchrun or the deepspeed launcher; the caller canno
 from __future__ import annotations
 
 import gc
+import json
+import logging
 import os
 import shutil
 from pathlib import Path
@@ -25,6 +27,11 @@ from llm2llm.models import load_model, load_tokenizer, resolve_model
 from llm2llm.student.predict import Prediction
 
 COMPLETE = "COMPLETE"
+TRAINING_SUMMARY = "training.json"
+#: fewer real (lr > 0) optimizer updates than this and a training run is reported as barely trained
+FEW_UPDATES = 5
+
+log = logging.getLogger("llm2llm.student")
 
 __all__ = ["Student", "Prediction", "COMPLETE", "is_complete"]
 
@@ -129,6 +136,11 @@ class Student:
         work = tmp / "_work"
         work.mkdir(parents=True)
         rows = [{"id": ex.id, **encode(self.tokenizer, self.task, ex, self.cfg["max_length"])} for ex in examples]
+        cut = [r.pop("prompt_cut") for r in rows]
+        if any(cut):
+            log.warning("%d of %d training examples are longer than student.max_length=%d: their prompts lost up to "
+                        "%d tokens from the start (targets are kept whole)", sum(c > 0 for c in cut), len(rows),
+                        self.cfg["max_length"], max(cut))
         write_encoded(work / "train.jsonl", rows)
         world = self.trainer["num_processes"] * self.trainer.get("num_nodes", 1)
         spec = TrainSpec(model_path=self.model_path, data_path=str(work / "train.jsonl"), out_dir=str(tmp),
@@ -148,7 +160,19 @@ class Student:
             shutil.rmtree(out_dir)  # an incomplete folder from an earlier attempt
         out_dir.parent.mkdir(parents=True, exist_ok=True)
         os.replace(tmp, out_dir)
+        summary = self.training_summary(out_dir)
+        if summary and summary["real_updates"] < FEW_UPDATES:
+            log.warning("training made only %d optimizer update(s) with lr > 0 (%d in all, %d at lr 0 from warmup) on "
+                        "%d examples: the model barely changed. Raise trainer.epochs or trainer.max_steps, or lower "
+                        "trainer.effective_batch_size / per_device_batch_size", summary["real_updates"],
+                        summary["optimizer_updates"], summary["updates_at_lr0"], len(examples))
         return out_dir
+
+    @staticmethod
+    def training_summary(ckpt: Path) -> dict[str, Any]:
+        """How much training made ``ckpt``: optimizer updates (and how many ran at lr 0), loss, dtypes."""
+        path = Path(ckpt) / TRAINING_SUMMARY
+        return json.loads(path.read_text()) if path.is_file() else {}
 
     # -------------------------------------------------------------- evaluation
     def predict(self, ckpt: Path | None, examples: Sequence[Example], desc: str = "eval") -> list[Prediction]:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Sequence
 
+from llm2llm.errors import DataError
 from llm2llm.example import Example
 
 IGNORE_INDEX = -100
@@ -74,17 +75,34 @@ def target_ids(tokenizer: Any, target: str) -> list[int]:
     return tokenizer(text, add_special_tokens=False)["input_ids"] + [eot]
 
 
+def fit_prompt(ids: list[int], budget: int) -> list[int]:
+    """A prompt cut to ``budget`` tokens by dropping its start, the same way for training and evaluation.
+
+    The end holds what matters most and what the model answers from: the input itself (the
+    question, the sentence) and the chat template's generation prompt (``<|im_start|>assistant``).
+    What goes first is the system prompt and the instruction, shared by every example.
+    """
+    return ids if len(ids) <= budget else ids[len(ids) - max(budget, 1):]
+
+
+class TargetTooLong(DataError):
+    """An example's target alone does not fit ``student.max_length``."""
+
+
 def encode(tokenizer: Any, task: Any, example: Example, max_length: int) -> dict[str, list[int]]:
     """``input_ids`` = prompt + target + end-of-turn; ``labels`` = -100 on the prompt, ids elsewhere.
 
-    Longer than ``max_length``: cut from the right (the public LLM2LLM code does the same), so a
-    truncated target loses its end-of-turn token.
+    The target is never cut (a cut target trains on nothing, or teaches the model not to stop): a
+    sequence longer than ``max_length`` loses the start of its prompt (``fit_prompt``), and an
+    example whose target cannot fit with at least one prompt token is an error.
     """
-    p = prompt_ids(tokenizer, task, example)
     t = target_ids(tokenizer, task.target(example))
-    ids = (p + t)[:max_length]
-    labels = ([IGNORE_INDEX] * len(p) + t)[:max_length]
-    return {"input_ids": ids, "labels": labels}
+    if len(t) >= max_length:
+        raise TargetTooLong(f"example {example.id}: its target is {len(t)} tokens, student.max_length={max_length} "
+                            "leaves no room for the prompt; raise student.max_length")
+    full = prompt_ids(tokenizer, task, example)
+    p = fit_prompt(full, max_length - len(t))
+    return {"input_ids": p + t, "labels": [IGNORE_INDEX] * len(p) + t, "prompt_cut": len(full) - len(p)}
 
 
 @dataclass

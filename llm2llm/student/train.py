@@ -18,6 +18,7 @@ from typing import Any
 
 from llm2llm.errors import ConfigError, Llm2llmError
 from llm2llm.models import load_model, load_tokenizer
+from llm2llm.student.data import IGNORE_INDEX
 
 TRAINER_CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "trainer"
 
@@ -170,10 +171,33 @@ def _trajectory_callback(n: int) -> Any:
     return Trajectory()
 
 
+def _update_counter() -> Any:
+    from transformers import TrainerCallback
+
+    class UpdateCounter(TrainerCallback):
+        """The learning rate of every optimizer update (with warmup the first one runs at lr 0)."""
+
+        def __init__(self) -> None:
+            self.lrs: list[float] = []
+
+        def on_optimizer_step(self, args, state, control, optimizer=None, **kw):  # type: ignore[no-untyped-def]
+            if optimizer is not None:  # called after optimizer.step(), before the scheduler moves on
+                self.lrs.append(float(optimizer.param_groups[0]["lr"]))
+
+    return UpdateCounter()
+
+
+def training_dtype(spec: TrainSpec) -> str:
+    """Weights that an optimizer updates are kept in fp32 (bf16/fp16 happen in autocast or in DeepSpeed,
+    which keeps fp32 master weights): AdamW on bf16 weights loses small lr updates. Frozen base
+    weights under LoRA stay in ``student.dtype`` (peft keeps its adapters in fp32)."""
+    return spec.student["dtype"] if spec.student["lora"]["enabled"] else "float32"
+
+
 def _build_model(spec: TrainSpec) -> Any:
     lora = spec.student["lora"]
     full_init = spec.init_from if spec.init_from and not lora["enabled"] else None
-    model = load_model(full_init or spec.model_path, spec.student["dtype"], spec.student.get("trust_remote_code", False))
+    model = load_model(full_init or spec.model_path, training_dtype(spec), spec.student.get("trust_remote_code", False))
     if spec.trainer["gradient_checkpointing"]:
         model.config.use_cache = False
     if not lora["enabled"]:
@@ -197,6 +221,21 @@ def is_oom(e: BaseException) -> bool:
     return isinstance(e, torch.OutOfMemoryError) or (isinstance(e, RuntimeError) and "out of memory" in str(e).lower())
 
 
+def _summary(trainer: Any, lrs: list[float], rows: list[dict[str, Any]], loss: float) -> dict[str, Any]:
+    """What one training run did (read back by Student.training_summary, logged per iteration)."""
+    opt = trainer.optimizer
+    opt = getattr(opt, "optimizer", opt)  # accelerate / DeepSpeed wrappers
+    state_dtypes = sorted({str(v.dtype) for st in getattr(opt, "state", {}).values() for v in st.values()
+                           if hasattr(v, "dtype") and getattr(v, "dim", lambda: 0)() > 0})
+    trainable = sorted({str(p.dtype) for p in trainer.model.parameters() if p.requires_grad})
+    at_zero = sum(lr == 0.0 for lr in lrs)
+    return {"optimizer_updates": len(lrs), "updates_at_lr0": at_zero, "real_updates": len(lrs) - at_zero,
+            "max_lr": max(lrs, default=0.0), "examples": len(rows),
+            "target_tokens": sum(sum(l != IGNORE_INDEX for l in r["labels"]) for r in rows),
+            "train_loss": loss, "trainable_dtypes": trainable, "optimizer_state_dtypes": state_dtypes,
+            "bf16_autocast": bool(trainer.args.bf16)}
+
+
 def run_training(spec: TrainSpec) -> None:
     """Train on ``spec.data_path`` and save into ``spec.out_dir`` (every rank calls this)."""
     import torch
@@ -216,11 +255,12 @@ def run_training(spec: TrainSpec) -> None:
     if spec.log_ids:
         (out / "seen_ids").mkdir(parents=True, exist_ok=True)
         id_log = str(out / "seen_ids" / f"rank-{rank}.jsonl")
+    counter = _update_counter()
     callbacks = [_trajectory_callback(spec.checkpoints)] if spec.checkpoints > 0 else []
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=PadCollator(tok.pad_token_id, id_log),
-                      processing_class=tok, callbacks=callbacks)
+                      processing_class=tok, callbacks=callbacks + [counter])
     try:
-        trainer.train()
+        output = trainer.train()
     except (torch.OutOfMemoryError, RuntimeError) as e:
         if is_oom(e):
             raise StudentOOMError(OOM_HINT) from None
@@ -228,6 +268,7 @@ def run_training(spec: TrainSpec) -> None:
     trainer.save_model(str(out))  # ZeRO-3: gathers the 16-bit weights (stage3_gather_16bit_weights_on_model_save)
     if trainer.is_world_process_zero():
         (out / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=1))
+        (out / "training.json").write_text(json.dumps(_summary(trainer, counter.lrs, rows, output.training_loss), indent=1))
         if callbacks:
             traj = out / "trajectory"
             traj.mkdir(exist_ok=True)

@@ -127,6 +127,8 @@ def read_lines(path: Path, encoding: str = "utf-8", fix: Callable[[bytes], bytes
     if not path.is_file():
         raise DataError(f"{path}: file not found")
     raw = path.read_bytes()
+    if raw.startswith(b"\xef\xbb\xbf"):  # a UTF-8 byte-order mark
+        raw = raw[3:]
     if fix is not None:
         raw = fix(raw)
     lines = raw.split(b"\n")

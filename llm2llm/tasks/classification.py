@@ -11,6 +11,11 @@ from llm2llm.example import Example, read_jsonl
 from llm2llm.tasks.base import Task, normalise_label_text, read_lines, require_fields
 
 
+#: task.list_labels=auto names the labels in the prompt only up to this many (a 77-intent list is
+#: ~500 tokens: it would crowd out the input and dominate the cost of every forward pass)
+MAX_LISTED_LABELS = 20
+
+
 class ClassificationTask(Task):
     """Prompt: an instruction listing the labels, then the input. Target: the label name."""
 
@@ -18,8 +23,15 @@ class ClassificationTask(Task):
     input_name = "Text"
     teacher_template = "classification"
 
-    def prompt(self, ex: Example) -> str:
+    def lists_labels(self) -> bool:
+        """Whether the prompt names every label (task.list_labels; auto: up to MAX_LISTED_LABELS)."""
         assert self.labels is not None
+        setting = str(getattr(self.cfg, "list_labels", "auto")).lower()
+        return len(self.labels) <= MAX_LISTED_LABELS if setting == "auto" else setting == "true"
+
+    def prompt(self, ex: Example) -> str:
+        if not self.lists_labels():
+            return f"{self.instruction}\n\n{self.input_name}: {ex.text}"
         return f"{self.instruction} Answer with one of: {', '.join(self.labels)}.\n\n{self.input_name}: {ex.text}"
 
     def parse(self, output: str) -> str | None:
@@ -157,9 +169,7 @@ class JsonlTask(ClassificationTask):
         if not cfg.train_file or not cfg.test_file:
             raise ConfigError("task=jsonl needs task.train_file and task.test_file")
         if self.kind == "classification":
-            if not cfg.labels:
-                raise ConfigError("task=jsonl with kind=classification needs task.labels (the label set)")
-            self.labels = tuple(str(l) for l in cfg.labels)
+            self.labels = tuple(str(l) for l in cfg.labels) if cfg.labels else self._infer_labels()
         else:
             self.labels = None
             self.teacher_template = "qa"
@@ -174,6 +184,23 @@ class JsonlTask(ClassificationTask):
 
     def load(self, split: str) -> list[Example]:
         return self._load_local(split)
+
+    def _infer_labels(self) -> tuple[str, ...]:
+        """The label set when task.labels is not given: every label of the train file, sorted."""
+        from pathlib import Path
+
+        path = Path(self.cfg.train_file)
+        labels = set()
+        for i, row in enumerate(read_jsonl(path)):
+            require_fields(row, (self.cfg.answer_field,), f"{path}:{i + 1}")
+            labels.add(str(row[self.cfg.answer_field]).strip())
+        if len(labels) < 2:
+            raise DataError(f"{path}: found {len(labels)} distinct label(s) in field {self.cfg.answer_field!r}; a "
+                            "classification task needs at least 2 (or set task.labels)")
+        inferred = tuple(sorted(labels))
+        shown = ", ".join(inferred[:10]) + (f", ... ({len(inferred)} in all)" if len(inferred) > 10 else "")
+        print(f"task=jsonl: {len(inferred)} labels inferred from {path}: {shown}")
+        return inferred
 
     def _load_local(self, split: str) -> list[Example]:
         from pathlib import Path
