@@ -2,9 +2,9 @@
 matching against an LLM2LLM run. Each is a plain function; ``llm2llm.methods`` wires them in."""
 
 from baselines.auggpt import auggpt_augment
-from baselines.budget import per_seed_counts, read_budget, split_budget, truncate_per_parent
+from baselines.budget import per_seed_counts, read_budget, split_budget
 from baselines.eda import eda_augment
 from baselines.s2l import loss_trajectories, s2l_select, select_by_trajectories
 
 __all__ = ["auggpt_augment", "eda_augment", "per_seed_counts", "read_budget", "split_budget",
-           "truncate_per_parent", "s2l_select", "select_by_trajectories", "loss_trajectories"]
+           "s2l_select", "select_by_trajectories", "loss_trajectories"]

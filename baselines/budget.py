@@ -4,8 +4,9 @@
 Its budget is ``total_augmented`` (or, in a results file that lacks it, the sum of the
 iterations' ``added``). The budget is spread over the seed examples: each gets ``total // n``
 and a seeded choice of ``total % n`` seeds get one more, so the baseline adds exactly ``total``.
-Generators that can return fewer or more than asked (a teacher that drops invalid outputs) are
-trimmed per seed with :func:`truncate_per_parent`.
+The LLM2LLM run must have been made on the same data: task, seed set (the same seed ids) and test
+subset (:func:`check_same_data`); the resolved budget is recorded in the baseline's run, so the
+report can average budget-matched cells over seeds (each seed has its own LLM2LLM run and path).
 """
 
 from __future__ import annotations
@@ -100,6 +101,25 @@ def read_budget(path: str | Path, expect_task: str | None = None, expect_seed: i
     return Budget(total=total, source=p, task=task, seed=seed, method=method, iterations=len(iterations or []))
 
 
+def check_same_data(budget: Budget, seed_ids: Sequence[str], test_size: int | None, test_subset_seed: int) -> None:
+    """ConfigError unless the LLM2LLM run of ``budget`` used this seed set and this test subset."""
+    key = "method.budget_from"
+    data = json.loads(budget.source.read_text(encoding="utf-8"))
+    task_cfg = (data.get("config") or {}).get("task") or {}
+    for name, mine in (("test_size", test_size), ("test_subset_seed", test_subset_seed)):
+        if name in task_cfg and task_cfg[name] != mine:
+            raise ConfigError(f"{key}: {budget.source} was evaluated with task.{name}={task_cfg[name]}, this run "
+                              f"uses {mine}: budgets are matched on the same test subset")
+    seed_file = budget.source.parent / "seed_set.jsonl"
+    if not seed_file.is_file():
+        raise ConfigError(f"{key}: {seed_file} not found: cannot check that the LLM2LLM run used this seed set")
+    theirs = [json.loads(l)["id"] for l in seed_file.read_text(encoding="utf-8").splitlines() if l.strip()]
+    if sorted(theirs) != sorted(seed_ids):
+        raise ConfigError(f"{key}: {budget.source} was run on another seed set ({len(theirs)} seeds, "
+                          f"{len(set(theirs) ^ set(seed_ids))} ids differ from this run's {len(seed_ids)}): "
+                          "check task.seed_size, seed and task.stratify")
+
+
 def split_budget(n_seeds: int, total: int, seed: int = 0) -> list[int]:
     """Split ``total`` over ``n_seeds`` seeds: ``total // n`` each and one more for a seeded
     random choice of ``total % n`` of them. ``sum(result) == total``; deterministic in ``seed``."""
@@ -117,18 +137,22 @@ def split_budget(n_seeds: int, total: int, seed: int = 0) -> list[int]:
 
 
 def per_seed_counts(seeds: Sequence[Example] | int, num_aug: int, budget_from: str | Path | None = None,
-                    seed: int = 0, task: str | None = None, expect_seed: int | None = None) -> list[int]:
+                    seed: int = 0, task: str | None = None, expect_seed: int | None = None,
+                    test_subset: tuple[int | None, int] | None = None) -> list[int]:
     """How many augmentations each seed gets (EDA / AugGPT), in seed order.
 
     Without ``budget_from``: ``num_aug`` each. With it (``method.budget_from``): the LLM2LLM run's
     total (:func:`read_budget`) spread over the seeds by :func:`split_budget`, so the counts sum
     to exactly that total; ``seed`` picks which seeds get the remainder. ``task`` and
     ``expect_seed``, when given, must match the LLM2LLM run's (a budget from another task or seed
-    set is almost certainly a mistake).
+    set is almost certainly a mistake); with ``test_subset`` (test_size, test_subset_seed) and the
+    seed examples themselves, the seed set and test subset must be the LLM2LLM run's too.
     """
     n = seeds if isinstance(seeds, int) else len(seeds)
     if budget_from:
         budget = read_budget(budget_from, expect_task=task, expect_seed=expect_seed)
+        if test_subset is not None and not isinstance(seeds, int):
+            check_same_data(budget, [e.id for e in seeds], *test_subset)
         return split_budget(n, budget.total, seed)
     if isinstance(num_aug, bool) or int(num_aug) != num_aug or num_aug < 0:
         raise ConfigError(f"method.num_aug: must be a whole number >= 0, got {num_aug!r}")
@@ -145,17 +169,5 @@ def expand_counts(num_aug: int | Sequence[int], n: int) -> list[int]:
     return counts
 
 
-def truncate_per_parent(augmented: Iterable[Example], counts: dict[str, int]) -> list[Example]:
-    """Keep at most ``counts[parent_id]`` examples per parent (the first ones, order kept)."""
-    kept: dict[str, int] = defaultdict(int)
-    out = []
-    for ex in augmented:
-        pid = ex.parent_id or ""
-        if kept[pid] < counts.get(pid, 0):
-            kept[pid] += 1
-            out.append(ex)
-    return out
-
-
-__all__ = ["Budget", "read_budget", "split_budget", "per_seed_counts", "expand_counts", "truncate_per_parent",
-           "RESULTS_FILE"]
+__all__ = ["Budget", "read_budget", "split_budget", "per_seed_counts", "expand_counts",
+           "check_same_data", "RESULTS_FILE"]

@@ -141,7 +141,7 @@ class TeacherConfig:
 class MethodConfig:
     #: finetune | llm2llm | eda | auggpt | s2l
     name: str = MISSING
-    #: LLM2LLM iterations (paper GSM8K: 10); every other method trains once (see n_iterations)
+    #: LLM2LLM iterations (paper GSM8K: 10); a method that does not iterate trains once
     iterations: int = 1
     #: LLM2LLM: augmentations per wrong seed example (paper: 1)
     k: int = 1
@@ -160,12 +160,9 @@ class MethodConfig:
     budget: Optional[int] = None
     n_clusters: int = 4
     proxy_checkpoints: int = 3
+    #: S2L: the small model trained on the pool (paper: EleutherAI/pythia-70m); null: the student itself
+    proxy_model: Optional[str] = None
 
-
-    @property
-    def n_iterations(self) -> int:
-        """Only LLM2LLM iterates; the baselines are one training run on their D_0."""
-        return self.iterations if self.name == "llm2llm" else 1
 
 
 @dataclass
@@ -214,12 +211,15 @@ MAX_OVERRIDES_DIR = 120
 def overrides_dir(override_dirname: str | None) -> str:
     """The run directory's last part for keys set beyond the usual ones: '' or '/method.k=2,teacher=gpt-4'.
 
-    Hydra's ``override_dirname`` is deterministic (keys sorted); a value holding '/' (a path) is
-    flattened, and a very long name keeps its start plus a hash of the whole, so it stays unique.
+    Hydra's ``override_dirname`` is deterministic (keys sorted); characters that do not belong in a
+    directory name ('/' of a path, '${}' of an interpolation) become '_', and a very long name keeps
+    its start plus a hash of the whole, so it stays unique.
     """
     if not override_dirname:
         return ""
-    name = override_dirname.replace("/", "_").replace("\\", "_")
+    import re
+
+    name = re.sub(r"[^A-Za-z0-9._=,+\-]", "_", override_dirname)
     if len(name) > MAX_OVERRIDES_DIR:
         import hashlib
 
@@ -256,8 +256,9 @@ def validate(cfg: DictConfig | Config) -> Config:
     _check(t.seed_selection in ("random", "s2l"), "task.seed_selection", f"random | s2l, got {t.seed_selection!r}")
     _check(t.eval_mode in ("generate", "score"), "task.eval_mode", f"generate | score, got {t.eval_mode!r}")
     _check(t.test_size is None or t.test_size >= 1, "task.test_size", f"must be >= 1 or null, got {t.test_size}")
-    _check(m.name in ("finetune", "llm2llm", "eda", "auggpt", "s2l"), "method.name",
-           f"finetune | llm2llm | eda | auggpt | s2l, got {m.name!r}")
+    from llm2llm.methods import get_method
+
+    get_method(m.name)  # ConfigError naming the registered methods
     _check(m.iterations >= 1, "method.iterations", f"must be >= 1, got {m.iterations}")
     _check(m.k >= 1, "method.k", f"must be >= 1, got {m.k}")
     _check(m.num_aug >= 1, "method.num_aug", f"must be >= 1, got {m.num_aug}")

@@ -8,11 +8,10 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Literal
+from typing import Any, Iterable
 
 from llm2llm.errors import DataError
 
-Origin = Literal["seed", "teacher", "eda", "auggpt", "pool"]
 ORIGINS: tuple[str, ...] = ("seed", "teacher", "eda", "auggpt", "pool")
 
 

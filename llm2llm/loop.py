@@ -1,6 +1,6 @@
 """The LLM2LLM loop (Lee et al., 2024, Algorithm 1), shared by every method.
 
-    D_0 = seed set (or a baseline's augmented / selected set, see methods.py)
+    D_0 = seed set (or a baseline's augmented / selected set, see llm2llm/methods/)
     for i in 0..N-1:
         M_i   = fine-tune(base student, D_i)
         acc_i = evaluate(M_i, test split)
@@ -22,15 +22,17 @@ from typing import Any, Iterator
 
 from llm2llm.config import Config
 from llm2llm.example import Example, read_examples, write_examples
+from llm2llm.methods import Method
 from llm2llm.rundir import RunDir
 from llm2llm.tracking import Tracker
 
 
 @dataclass
 class Stages:
-    """What the loop needs: data, the student, the teacher (LLM2LLM only), the run dir, a tracker."""
+    """What the loop needs: the method, data, the student, the teacher (if the method has one), the run dir, a tracker."""
 
     cfg: Config
+    method: Method
     seeds: list[Example]
     test: list[Example]
     student: Any
@@ -51,7 +53,7 @@ def llm2llm_loop(s: Stages, train_set: list[Example]) -> list[dict[str, Any]]:
     cfg, rd = s.cfg, s.rd
     history: list[dict[str, Any]] = []
     checkpoint: Path | None = None
-    for i in range(cfg.method.n_iterations):
+    for i in range(s.method.n_iterations(cfg.method)):
         it = rd.iter_dir(i)
         finished = rd.read_json(f"iter_{i}/metrics.json")
         if finished is None:
@@ -77,7 +79,7 @@ def run_iteration(s: Stages, i: int, train_set: list[Example], previous: Path | 
 
     teacher_stats: dict[str, Any] = {}
     added: list[Example] = []
-    if cfg.method.name == "llm2llm" and i + 1 < cfg.method.n_iterations:
+    if s.method.iterates and i + 1 < s.method.n_iterations(cfg.method):
         # Only original seed examples go to the teacher (never an augmented one): wrong ones,
         # or all of them in the non-targeted ablation.
         to_teacher = wrong if cfg.method.targeted else list(s.seeds)

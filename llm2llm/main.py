@@ -82,11 +82,13 @@ def run_method(cfg: Config, config: dict[str, Any], data: TaskData, run_dir: Pat
 
 
 def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: Any) -> float | None:
-    from llm2llm import methods, report_terminal
+    from llm2llm import report_terminal
+    from llm2llm.methods import get_method
     from llm2llm.loop import Stages, llm2llm_loop
     from llm2llm.provenance import environment
 
     run_dir = rd.path
+    method = get_method(cfg.method.name)
     rd.claim(config, environment())
     done = rd.read_json("results.json")
     if done and done.get("status") == "complete":
@@ -97,10 +99,10 @@ def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: Any) -
 
     teacher = student = tracker = None
     try:
-        if cfg.method.name in methods.NEEDS_TEACHER:
+        if method.needs_teacher:
             from llm2llm.teacher import Teacher
 
-            teacher = Teacher(cfg.teacher, data.task, cfg.cache_dir)
+            teacher = Teacher(cfg.teacher, data.task, cfg.cache_dir, run_seed=cfg.seed)
             teacher.check_ready()  # fail now, not after an hour of training
         from llm2llm.student import Student
 
@@ -114,16 +116,16 @@ def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: Any) -
         tracker = build_tracker(cfg.tracking, name, config, run_dir, tags)
 
         seeds = rd.stage(run_dir / "seed_set.jsonl",
-                         compute=lambda: methods.choose_seeds(cfg, data.train, data.seeds, student, run_dir / "s2l"),
+                         compute=lambda: method.seeds(cfg, data.train, data.seeds, student, run_dir / "s2l"),
                          save=write_examples, load=read_examples)
         if not (run_dir / "iter_0" / "train.jsonl").exists():
-            d0, d0_stats = methods.initial_training_set(cfg, seeds, data.test, teacher)
+            d0, d0_stats = method.initial_training_set(cfg, seeds, data.test, teacher)
             rd.write_json("iter_0/initial_stats.json", d0_stats)
             write_examples(run_dir / "iter_0" / "train.jsonl", d0)  # written last: D_0 is finished
         d0_stats = rd.read_json("iter_0/initial_stats.json")
         d0 = read_examples(run_dir / "iter_0" / "train.jsonl")
 
-        stages = Stages(cfg=cfg, seeds=seeds, test=data.test, student=student, teacher=teacher, rd=rd, tracker=tracker)
+        stages = Stages(cfg=cfg, method=method, seeds=seeds, test=data.test, student=student, teacher=teacher, rd=rd, tracker=tracker)
         history = llm2llm_loop(stages, d0)
         results = {
             "status": "complete",

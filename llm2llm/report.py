@@ -26,7 +26,7 @@ from typing import Any, Iterable
 from llm2llm.errors import Llm2llmError
 from llm2llm.rundir import config_diff, result_config
 
-METHOD_ORDER = ["finetune", "eda", "auggpt", "s2l", "llm2llm"]
+METHOD_ORDER = ["finetune", "eda", "eda (budget-matched)", "auggpt", "auggpt (budget-matched)", "s2l", "llm2llm"]
 
 
 class ReportError(Llm2llmError):
@@ -49,7 +49,17 @@ class Run:
 
     @property
     def method(self) -> str:
-        return self.config["method"]["name"]
+        """The method's column: budget-matched baselines get their own (``eda (budget-matched)``)."""
+        name = self.config["method"]["name"]
+        return f"{name} (budget-matched)" if self.config["method"].get("budget_from") else name
+
+    @property
+    def budget_source(self) -> dict[str, Any] | None:
+        """What a budget-matched run's budget came from, seed aside (recorded by the run at D_0)."""
+        budget = ((self.results or {}).get("initial_augmentation") or {}).get("budget")
+        if not budget:
+            return None
+        return {k: budget.get(k) for k in ("source_method", "source_task", "source_iterations")}
 
     @property
     def seed(self) -> int:
@@ -109,12 +119,20 @@ def wandb_runs(project: str, group: str | None) -> list[Run]:
     return runs
 
 
+def _comparable(run: Run) -> dict[str, Any]:
+    """A run's results-relevant config without its seed. A budget-matched baseline's ``budget_from``
+    is a path to another run for every seed: what must agree is where its budget came from."""
+    cfg = {k: v for k, v in result_config(run.config).items() if k != "seed"}
+    if cfg.get("method", {}).get("budget_from"):
+        cfg["method"] = {**cfg["method"], "budget_from": run.budget_source or "unrecorded"}
+    return cfg
+
+
 def check_same_but_seed(runs: list[Run]) -> None:
     """Refuse to average runs whose configs differ in anything but the seed."""
     base = runs[0]
     for other in runs[1:]:
-        a = {k: v for k, v in result_config(base.config).items() if k != "seed"}
-        b = {k: v for k, v in result_config(other.config).items() if k != "seed"}
+        a, b = _comparable(base), _comparable(other)
         diff = config_diff(a, b)
         if diff:
             raise ReportError(

@@ -39,13 +39,12 @@ T = TypeVar("T")
 NON_RESULT_KEYS = ("tracking", "data_dir", "cache_dir", "run_name")
 
 
-#: methods whose results depend on the teacher config
-TEACHER_METHODS = ("llm2llm", "auggpt")
-
-
 def result_config(config: dict[str, Any]) -> dict[str, Any]:
     """The part of a config that determines a run's results (the teacher only where one is used)."""
-    drop = NON_RESULT_KEYS + (() if config.get("method", {}).get("name") in TEACHER_METHODS else ("teacher",))
+    from llm2llm.methods import get_method
+
+    uses_teacher = get_method(config.get("method", {}).get("name", "")).needs_teacher
+    drop = NON_RESULT_KEYS + (() if uses_teacher else ("teacher",))
     return {k: v for k, v in config.items() if k not in drop}
 
 

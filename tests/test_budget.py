@@ -8,7 +8,7 @@ from collections import Counter
 import pytest
 
 from baseline_fixtures import load, write_results
-from baselines.budget import per_seed_counts, read_budget, split_budget, truncate_per_parent
+from baselines.budget import per_seed_counts, read_budget, split_budget
 from baselines.eda import eda_augment
 from llm2llm.errors import ConfigError
 from llm2llm.example import Example
@@ -112,12 +112,6 @@ def test_eda_matches_the_llm2llm_budget_exactly_on_real_data(tmp_path, data_dir)
     got = Counter(a.parent_id for a in aug)
     assert [got.get(s.id, 0) for s in seeds] == counts
     assert all(a.answer == next(s for s in seeds if s.id == a.parent_id).answer for a in aug)
-
-
-def test_truncate_per_parent_keeps_the_first_ones():
-    ex = [Example(id=f"{p}-{j}", text="x", answer="y", origin="auggpt", parent_id=p) for p in "ab" for j in range(3)]
-    kept = truncate_per_parent(ex, {"a": 2, "b": 0})
-    assert [e.id for e in kept] == ["a-0", "a-1"]
 
 
 @pytest.mark.slow

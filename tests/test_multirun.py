@@ -16,19 +16,33 @@ from llm2llm.rundir import CLAIM_FILE
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SWEEP = [
-    "-m", "task=sst2", "task.seed_size=4", "task.test_size=4", "task.max_new_tokens=4",
-    "method=llm2llm", "method.iterations=2", "trainer.max_steps=1", "trainer.per_device_batch_size=4",
-    "teacher.max_tokens=24", "teacher.max_reasks=0",
-    "teacher.temperature=0.7,1.0", "method.k=1,2", "seed=0,1",
-]
+# A sweep file as researchers write them (like sweeps/*.yaml): fixed settings in the file, swept keys
+# under hydra.sweeper.params. Tiny steps so that eight real jobs fit in a CI run.
+SWEEP_FILE = """
+defaults:
+  - config
+  - _self_
+task: {seed_size: 4, test_size: 4, max_new_tokens: 4}
+method: {iterations: 2}
+trainer: {max_steps: 1, per_device_batch_size: 4}
+teacher: {max_tokens: 24, max_reasks: 0}
+hydra:
+  sweeper:
+    params:
+      teacher.temperature: 0.7,1.0
+      method.k: 1,2
+      seed: 0,1
+"""
 
 
 def sweep(runs: Path, tmp: Path) -> subprocess.CompletedProcess:
     env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"), LLM2LLM_RUNS_DIR=str(runs),
                OMP_NUM_THREADS="2")
     (tmp / "wandb").mkdir(exist_ok=True)
-    cmd = [sys.executable, "train.py", *SWEEP, f"teacher.cache_path={tmp / 'teacher.sqlite'}"]
+    (tmp / "sweeps").mkdir(exist_ok=True)
+    (tmp / "sweeps" / "tiny_grid.yaml").write_text(SWEEP_FILE)
+    cmd = [sys.executable, "train.py", "-m", "--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_grid",
+           f"teacher.cache_path={tmp / 'teacher.sqlite'}"]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
 
 
@@ -39,7 +53,7 @@ def run_dirs(runs: Path) -> list[Path]:
 @pytest.mark.slow
 def test_sweep_over_three_keys_gives_eight_runs_and_survives_a_held_directory(tmp_path, data_dir):
     runs = tmp_path / "runs"
-    held = runs / "sst2/n4/llm2llm/smollm2-135m/seed1/method.k=2,teacher.temperature=1.0"
+    held = runs / "tiny_grid/sst2/n4/llm2llm/smollm2-135m/seed1/method.k=2,teacher.temperature=1.0"
     held.mkdir(parents=True)
     # Another live job holds one directory (a process that is really running, on this host).
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])

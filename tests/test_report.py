@@ -16,22 +16,39 @@ import pytest
 from llm2llm import report
 
 ROOT = Path(__file__).resolve().parent.parent
-SWEEP = [
-    "task=trec", "task.seed_size=6", "task.test_size=12", "task.eval_mode=score",
-    "method.iterations=2", "trainer.max_steps=2", "trainer.per_device_batch_size=6",
-    "method.num_aug=1", "teacher.max_tokens=40", "tracking=none",
-    "method=finetune,eda,llm2llm", "seed=0,1",
-]
+# A sweep file as in sweeps/: fixed settings here, the grid under hydra.sweeper.params.
+SWEEP_FILE = """
+defaults:
+  - config
+  - override tracking: none
+  - _self_
+task: {name: trec, seed_size: 6, test_size: 12, eval_mode: score}
+method: {iterations: 2, num_aug: 1}
+trainer: {max_steps: 2, per_device_batch_size: 6}
+teacher: {max_tokens: 40}
+hydra:
+  sweeper:
+    params:
+      method: finetune,eda,llm2llm
+      seed: 0,1
+"""
+
+
+def train(tmp: Path, *args: str, runs: str = "runs") -> subprocess.CompletedProcess:
+    (tmp / "sweeps").mkdir(exist_ok=True)
+    (tmp / "sweeps" / "tiny_trec.yaml").write_text(SWEEP_FILE)
+    env = dict(os.environ, LLM2LLM_RUNS_DIR=str(tmp / runs))
+    cmd = [sys.executable, "train.py", "--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_trec", *args,
+           f"teacher.cache_path={tmp / 'teacher.sqlite'}"]
+    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
 
 
 @pytest.fixture(scope="module")
 def runs_dir(tmp_path_factory, data_dir) -> Path:
     tmp = tmp_path_factory.mktemp("report")
-    env = dict(os.environ, LLM2LLM_RUNS_DIR=str(tmp / "runs"))
-    cmd = [sys.executable, "train.py", "-m", *SWEEP, f"teacher.cache_path={tmp / 'teacher.sqlite'}"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    proc = train(tmp, "-m")
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
-    return tmp / "runs"
+    return tmp / "runs" / "tiny_trec"
 
 
 def finals(runs_dir: Path, method: str) -> list[float]:
@@ -65,6 +82,34 @@ def test_table_matches_the_results_files(runs_dir, tmp_path):
     for png in ("accuracy_per_iteration.png", "data_growth.png"):
         data = (out / png).read_bytes()
         assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 5000
+
+
+@pytest.mark.slow
+def test_budget_matched_eda_is_averaged_over_seeds(runs_dir):
+    """EDA given exactly what each seed's LLM2LLM run added: one sweep, budget_from follows the seed."""
+    tmp = runs_dir.parent.parent
+    source = runs_dir / "trec/n6/llm2llm/smollm2-135m"
+    proc = train(tmp, "-m", "method=eda", "seed=0,1", f"method.budget_from={source}/seed${{seed}}", runs="budget")
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    table = report.build_table(report.find_runs([runs_dir, tmp / "budget"]))
+    (row,) = table.rows
+    assert "eda (budget-matched)" in table.methods and "eda" in table.methods
+    matched = sorted((tmp / "budget").rglob("results.json"))
+    assert len(matched) == 2
+    accs, budgets = [], []
+    for f in matched:
+        res = json.loads(f.read_text())
+        llm2llm = json.loads((source / f"seed{res['seed']}" / "results.json").read_text())
+        budget = res["initial_augmentation"]["budget"]
+        assert budget["total"] == llm2llm["total_augmented"] == res["total_augmented"]
+        assert budget["source_seed"] == res["seed"]
+        accs.append(100 * res["final_test_accuracy"])
+    assert row["cells"]["eda (budget-matched)"] == (pytest.approx(statistics.mean(accs)),
+                                                    pytest.approx(statistics.stdev(accs)), 2)
+    # A budget from a run on another seed set (another seed size): one line, exit 2, nothing trained.
+    bad = train(tmp, "method=eda", "seed=0", "task.seed_size=5", f"method.budget_from={source}/seed0", runs="bad")
+    assert bad.returncode == 2 and "another seed set" in bad.stderr.strip().splitlines()[-1]
+    assert not list((tmp / "bad").rglob("checkpoint"))
 
 
 @pytest.mark.slow

@@ -13,6 +13,15 @@
 
 Every request is looked up in the SQLite cache first and stored as soon as it is answered, so a
 re-run or resumed run asks the model nothing it has asked before.
+
+What makes a request (its cache key): the teacher (backend, model, sampling settings), the rendered
+messages, and (run seed, iteration, parent seed id, sample index). So a seed the student keeps
+getting wrong gets *fresh* samples every iteration (not iteration 1's cached answers, which dedup
+would reject), and runs with different seeds never receive identical augmentations. What sweep
+jobs share, deliberately: jobs with the same run seed that ask the same teacher for the same
+parent at the same iteration get the same answer, whatever else differs between them (student,
+trainer, ``method.k``: k=2 asks samples 0 and 1, k=1 reuses sample 0). Their comparison is then
+controlled for teacher sampling noise, and the teacher is paid once.
 """
 
 from __future__ import annotations
@@ -65,9 +74,10 @@ class Teacher:
     """See the module docstring. ``cache_dir`` holds the cache file unless ``cfg.cache_path`` is set,
     and the materialised embedded model for the local backend."""
 
-    def __init__(self, cfg: Any, task: Task, cache_dir: str, backend: Backend | None = None) -> None:
+    def __init__(self, cfg: Any, task: Task, cache_dir: str, backend: Backend | None = None, run_seed: int = 0) -> None:
         self.cfg = cfg
         self.task = task
+        self.run_seed = run_seed
         self.cache_dir = str(Path(cache_dir).expanduser())
         self.cache = TeacherCache(Path(cfg.cache_path).expanduser() if cfg.cache_path
                                   else Path(self.cache_dir) / "teacher_cache.sqlite")
@@ -131,7 +141,8 @@ class Teacher:
                 st.next_sample += max(need, 0)
             if not todo:
                 break
-            results = self._generate([(st.messages, s) for st, s in todo], stats)
+            results = self._generate([(st.messages, {"iteration": iteration, "parent": st.parent.id, "sample": s})
+                                      for st, s in todo], stats)
             for (st, sample), res in zip(todo, results):  # input order: deterministic dedup decisions
                 st.requests += 1
                 if isinstance(res, BaseException):
@@ -177,11 +188,12 @@ class Teacher:
                  stats["rejected"], stats["cost_usd"], stats["wall_s"])
         return AugmentResult(examples=examples, records=records, stats=stats)
 
-    def _generate(self, items: list[tuple[list[dict[str, str]], int]], stats: dict[str, Any]) -> list[Result]:
-        """One result per (messages, sample index): from the cache, else from the backend (and cached)."""
+    def _generate(self, items: list[tuple[list[dict[str, str]], dict[str, Any]]], stats: dict[str, Any]) -> list[Result]:
+        """One result per (messages, request identity): from the cache, else from the backend (and cached)."""
         cfg = self.cfg
         payloads = [{"backend": cfg.backend, "model": cfg.model, "messages": m, "temperature": cfg.temperature,
-                     "top_p": cfg.top_p, "max_tokens": cfg.max_tokens, "sample": s} for m, s in items]
+                     "top_p": cfg.top_p, "max_tokens": cfg.max_tokens, "run_seed": self.run_seed, **ident}
+                    for m, ident in items]
         keys = [cache_key(p) for p in payloads]
         found = self.cache.get_many(keys)
         by_key: dict[str, Result] = {k: Generation(**v) for k, v in found.items()}

@@ -1,0 +1,23 @@
+"""AugGPT (Dai et al. 2023): D_0 = seeds + the teacher's label-preserving rephrasings of each."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from llm2llm.example import Example
+from llm2llm.methods import Method, register
+from llm2llm.methods.augment import counts
+
+
+@register
+class AugGPT(Method):
+    name = "auggpt"
+    needs_teacher = True
+
+    def initial_training_set(self, cfg: Any, seeds: list[Example], test: list[Example],
+                             teacher: Any) -> tuple[list[Example], dict[str, Any]]:
+        from baselines.auggpt import auggpt_augment
+
+        per_seed, budget = counts(cfg, seeds)
+        added, stats = auggpt_augment(teacher, seeds, per_seed, forbidden=test)
+        return list(seeds) + added, {**stats, **budget}

@@ -1,0 +1,8 @@
+"""Plain fine-tuning on the seed set: iteration 0 of the loop only."""
+
+from llm2llm.methods import Method, register
+
+
+@register
+class Finetune(Method):
+    name = "finetune"
