@@ -2,12 +2,10 @@
 
 The first run asks a real OpenAI-compatible server (llama.cpp serving the embedded SmolLM2-135M,
 started here on a free loopback port) through the same code path OpenAI would use; the second
-run, a fresh Teacher on the same cache file, should be answered entirely from SQLite. A counting
-proxy in front of the server shows how many calls reached it. Target: second/first < 1 %.
+run, a fresh Teacher on the same cache file, should be answered entirely from the cache (the
+teacher's own count of requests that reached the server: cache misses). Target: second/first < 1 %.
 
-    python benchmarks/bench_teacher_cache.py [--task sst2] [--seeds 8] [--max-tokens 64] [--fake]
-
-``--fake`` replaces llama.cpp with a fake server that answers after --fake-latency seconds.
+    python benchmarks/bench_teacher_cache.py [--task sst2] [--seeds 8] [--max-tokens 64]
 """
 
 from __future__ import annotations
@@ -21,11 +19,14 @@ import tempfile
 import time
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
+from omegaconf import OmegaConf
 
-from llm2llm.teacher import Teacher  # noqa: E402
-from teacher_fixtures import FakeOpenAIServer, Reply, load_split, start_llama_server, teacher_cfg  # noqa: E402
+from llm2llm.config import TaskConfig, TeacherConfig
+from llm2llm.tasks import build_task
+from llm2llm.teacher import Teacher
+from llm2llm.teacher.llamacpp_server import start_llama_server
+
+DATA_DIR = os.environ.get("LLM2LLM_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 
 
 def main() -> None:
@@ -34,39 +35,29 @@ def main() -> None:
     ap.add_argument("--seeds", type=int, default=8)
     ap.add_argument("--k", type=int, default=1)
     ap.add_argument("--max-tokens", type=int, default=64)
-    ap.add_argument("--fake", action="store_true")
-    ap.add_argument("--fake-latency", type=float, default=0.5)
     args = ap.parse_args()
 
-    task, train = load_split(args.task, "train")
-    _, test = load_split(args.task, "test")
+    task = build_task(OmegaConf.structured(TaskConfig(name=args.task)), DATA_DIR)
+    train, test = task.load("train"), task.load("test")
     seeds, existing = train[:args.seeds], train[:max(args.seeds, 100)]
 
     with contextlib.ExitStack() as stack:
-        if args.fake:
-            def handler(req, digest, seen):  # a slow but well-formed fake model
-                return Reply(delay_s=args.fake_latency, content=f"Sentence: an invented sentence number {req['seed']}")
-            upstream = None
-        else:
-            upstream = stack.enter_context(start_llama_server())  # stopped by PID when the block ends
-            handler = lambda req, digest, seen: None  # noqa: E731  (the proxy forwards everything)
-        proxy = stack.enter_context(FakeOpenAIServer(handler, upstream=upstream))
+        url = stack.enter_context(start_llama_server())  # stopped by PID when the block ends
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
-        cfg = teacher_cfg(base_url=proxy.base_url, model="smollm2-135m-instruct", max_tokens=args.max_tokens,
-                          api_key_env="LLM2LLM_BENCH_UNSET_KEY", concurrency=4, timeout_s=300, max_reasks=1,
-                          cache_path=os.path.join(tmp, "cache.sqlite"))
+        cfg = TeacherConfig(name="llamacpp", backend="openai", base_url=url, model="smollm2-135m-instruct",
+                            max_tokens=args.max_tokens, api_key_env="LLM2LLM_BENCH_UNSET_KEY", concurrency=4,
+                            timeout_s=300, max_reasks=1, cache_path=os.path.join(tmp, "teacher_cache"))
         runs = []
         for _ in range(2):  # the second run: a fresh Teacher (as after a restart) on the same cache file
-            calls0 = proxy.calls
             t0 = time.perf_counter()
             with Teacher(cfg, task, tmp) as teacher:
                 result = teacher.augment(seeds, k=args.k, iteration=1, existing=existing, forbidden=test)
-            runs.append({"wall_s": time.perf_counter() - t0, "server_calls": proxy.calls - calls0,
+            runs.append({"wall_s": time.perf_counter() - t0, "server_calls": result.stats["cache_misses"],
                          "kept": result.stats["kept"], "requests": result.stats["requests"],
                          "cache_hits": result.stats["cache_hits"], "augment_wall_s": result.stats["wall_s"]})
 
     ratio = runs[1]["wall_s"] / runs[0]["wall_s"]
-    print(json.dumps({"task": args.task, "seeds": args.seeds, "server": "fake" if args.fake else "llama.cpp",
+    print(json.dumps({"task": args.task, "seeds": args.seeds, "server": "llama.cpp",
                       "first": runs[0], "second": runs[1], "ratio": round(ratio, 5)}, indent=2))
     print(f"second run / first run wall time = {ratio:.4%} "
           f"({runs[1]['wall_s']:.3f} s vs {runs[0]['wall_s']:.2f} s; {runs[1]['server_calls']} server calls)")

@@ -4,7 +4,7 @@ Six SST-2 seeds that "stay wrong" are sent to the real in-process SmolLM2 teache
 iterations (k=1, max_reasks=2), D_i growing by what is kept, as the loop does. Prints per
 iteration: examples kept and requests that reached the backend (cache misses).
 
-    python benchmarks/teacher_starvation.py [--cache /tmp/starve.sqlite] [--backend local]
+    python benchmarks/teacher_starvation.py [--cache /tmp/starve_cache] [--backend local]
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from llm2llm.teacher import Teacher
 
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__)
-    ap.add_argument("--cache", default=None, help="teacher cache file (default: a fresh temporary one)")
+    ap.add_argument("--cache", default=None, help="teacher cache directory (default: a fresh temporary one)")
     ap.add_argument("--backend", default="local")
     ap.add_argument("--iterations", type=int, default=5)
     ns = ap.parse_args()
@@ -33,7 +33,7 @@ def main() -> None:
     task = build_task(OmegaConf.structured(TaskConfig(name="sst2")), data)
     train, test = task.load("train"), task.load("test")
     wrong, existing = train[:6], list(train[:6])
-    cache = ns.cache or str(Path(tempfile.mkdtemp()) / "teacher.sqlite")
+    cache = ns.cache or str(Path(tempfile.mkdtemp()) / "teacher_cache")
     cfg = TeacherConfig(name="local-smollm2", backend=ns.backend, model="embedded:smollm2-135m-instruct",
                         temperature=1.0, max_tokens=160, batch_size=8, max_reasks=2, cache_path=cache)
     extra = {"run_seed": 0} if "run_seed" in inspect.signature(Teacher).parameters else {}

@@ -121,7 +121,7 @@ class TeacherConfig:
     max_retries: int = 5
     #: hard cap on re-asking for one example whose outputs all fail validation
     max_reasks: int = 2
-    #: SQLite file shared by every run and sweep job (None: <cache_dir>/teacher_cache.sqlite)
+    #: cache directory shared by every run and sweep job, NFS-safe (None: <cache_dir>/teacher_cache)
     cache_path: Optional[str] = None
     #: USD per 1M tokens: {prompt: x, completion: y}
     price_per_mtok: Optional[Dict[str, float]] = None

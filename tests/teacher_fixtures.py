@@ -13,14 +13,9 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import socket
-import subprocess
-import sys
-import tempfile
 import threading
 import time
 import urllib.request
-from contextlib import contextmanager
 from dataclasses import dataclass
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -31,6 +26,8 @@ import pytest
 
 from llm2llm.config import TaskConfig, TeacherConfig
 from llm2llm.example import Example
+from llm2llm.student.distributed import free_port
+from llm2llm.teacher.llamacpp_server import start_llama_server
 from llm2llm.tasks import build_task
 
 REPO = Path(__file__).resolve().parent.parent
@@ -64,12 +61,6 @@ def teacher_cfg(**overrides: Any) -> TeacherConfig:
                                 max_tokens=64, concurrency=4, timeout_s=5.0, max_retries=3, max_reasks=2)
     base.update(overrides)
     return TeacherConfig(**base)
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 # ------------------------------------------------------------------------ fake server
@@ -195,43 +186,6 @@ def last_user(req: dict) -> str:
 
 
 # ------------------------------------------------------------------------ llama.cpp server
-@contextmanager
-def start_llama_server(n_threads: int = 2) -> Iterator[str]:
-    """Run a real llama.cpp OpenAI-compatible server with the embedded SmolLM2 GGUF on a free
-    loopback port; yields its base URL (…/v1) and stops it by PID on exit."""
-    from llm2llm.models import embedded_gguf
-
-    gguf = embedded_gguf("smollm2-135m-instruct")
-    port = free_port()
-    log = open(Path(tempfile.gettempdir()) / f"llama_server_{port}.log", "w")
-    cmd = [sys.executable, "-m", "llama_cpp.server", "--model", str(gguf), "--model_alias", "smollm2-135m-instruct",
-           "--host", "127.0.0.1", "--port", str(port), "--n_threads", str(n_threads), "--n_ctx", "2048",
-           "--verbose", "false"]
-    proc = subprocess.Popen(cmd, stdout=log, stderr=subprocess.STDOUT)
-    url = f"http://127.0.0.1:{port}/v1"
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"llama.cpp server exited with {proc.returncode}; see {log.name}")
-            try:
-                with urllib.request.urlopen(url + "/models", timeout=1):
-                    break
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError(f"llama.cpp server not ready after 60 s; see {log.name}")
-                time.sleep(0.2)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-        log.close()
-
-
 @pytest.fixture(scope="session")
 def llama_server() -> Iterator[str]:
     """Base URL of a real llama.cpp server (one per test session)."""

@@ -77,7 +77,7 @@ def test_auggpt_with_the_real_local_teacher(data_dir, cache_dir, tmp_path):
     cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TeacherConfig),
                                               OmegaConf.load(ROOT / "conf" / "teacher" / "local-smollm2.yaml"),
                                               # short answers, one re-ask: keeps the test near a minute
-                                              {"cache_path": str(tmp_path / "teacher.sqlite"), "max_tokens": 64,
+                                              {"cache_path": str(tmp_path / "teacher_cache"), "max_tokens": 64,
                                                "max_reasks": 1}))
     task, seeds = load("sst2", data_dir, n=2, start=10)
     _, test = load("sst2", data_dir, split="test", n=50)

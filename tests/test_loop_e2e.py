@@ -6,7 +6,6 @@ from __future__ import annotations
 import json
 import os
 import signal
-import sqlite3
 import subprocess
 import sys
 import time
@@ -28,7 +27,7 @@ def train_cmd(tmp: Path, *extra: str) -> tuple[list[str], dict[str, str]]:
     env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"), OMP_NUM_THREADS="2")
     (tmp / "wandb").mkdir(exist_ok=True)
     cmd = [sys.executable, "train.py", *TINY, f"hydra.run.dir={tmp / 'run'}",
-           f"teacher.cache_path={tmp / 'teacher.sqlite'}", *extra]
+           f"teacher.cache_path={tmp / 'teacher_cache'}", *extra]
     return cmd, env
 
 
@@ -43,10 +42,11 @@ def read_jsonl(path: Path) -> list[dict]:
     return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
 
 
-def cached_calls(db: Path) -> int:
-    with sqlite3.connect(db) as con:
-        tables = [r[0] for r in con.execute("select name from sqlite_master where type='table'")]
-        return sum(con.execute(f"select count(*) from {t}").fetchone()[0] for t in tables)
+def cached_calls(cache: Path) -> int:
+    """Teacher answers stored in the cache directory (one per request that reached the model)."""
+    from llm2llm.teacher.cache import TeacherCache
+
+    return len(TeacherCache(cache)) if cache.exists() else 0
 
 
 @pytest.fixture(scope="module")
@@ -108,11 +108,11 @@ def test_wandb_offline_run_files(finished_run):
 def test_rerun_of_finished_run_is_a_noop(finished_run):
     tmp, _ = finished_run
     before = (tmp / "run" / "results.json").read_text()
-    calls = cached_calls(tmp / "teacher.sqlite")
+    calls = cached_calls(tmp / "teacher_cache")
     proc = run_train(tmp)
     assert "already complete" in proc.stdout
     assert (tmp / "run" / "results.json").read_text() == before
-    assert cached_calls(tmp / "teacher.sqlite") == calls
+    assert cached_calls(tmp / "teacher_cache") == calls
 
 
 @pytest.mark.slow
@@ -148,7 +148,7 @@ def kill_when(cmd: list[str], env: dict[str, str], ready, timeout: float = 900) 
 def test_resume_after_kills_reaches_the_same_data(finished_run, tmp_path):
     ref, _ = finished_run
     cmd, env = train_cmd(tmp_path)
-    run, db = tmp_path / "run", tmp_path / "teacher.sqlite"
+    run, db = tmp_path / "run", tmp_path / "teacher_cache"
     # 1. Kill during teacher calls: iteration 0 is evaluated and the first calls are cached.
     kill_when(cmd, env, lambda: db.exists() and cached_calls(db) >= 1)
     assert not (run / "iter_0" / "teacher_stats.json").exists()
@@ -160,5 +160,5 @@ def test_resume_after_kills_reaches_the_same_data(finished_run, tmp_path):
     for name in ("seed_set.jsonl", "iter_0/train.jsonl", "iter_1/train.jsonl", "iter_0/predictions_seed.jsonl"):
         assert (run / name).read_text() == (ref / "run" / name).read_text(), name
     # No teacher call was repeated: the interrupted run made exactly as many as the uninterrupted one.
-    assert cached_calls(db) == cached_calls(ref / "teacher.sqlite")
+    assert cached_calls(db) == cached_calls(ref / "teacher_cache")
     assert json.loads((run / "results.json").read_text())["status"] == "complete"

@@ -42,7 +42,7 @@ def sweep(runs: Path, tmp: Path) -> subprocess.CompletedProcess:
     (tmp / "sweeps").mkdir(exist_ok=True)
     (tmp / "sweeps" / "tiny_grid.yaml").write_text(SWEEP_FILE)
     cmd = [sys.executable, "train.py", "-m", "--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_grid",
-           f"teacher.cache_path={tmp / 'teacher.sqlite'}"]
+           f"teacher.cache_path={tmp / 'teacher_cache'}"]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
 
 

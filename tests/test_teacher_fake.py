@@ -31,7 +31,7 @@ def seed_text(req: dict) -> str:
 
 
 def make_teacher(server: FakeOpenAIServer, tmp_path, task, **cfg) -> Teacher:
-    cfg.setdefault("cache_path", str(tmp_path / "cache.sqlite"))
+    cfg.setdefault("cache_path", str(tmp_path / "teacher_cache"))
     return Teacher(teacher_cfg(base_url=server.base_url, api_key_env="LLM2LLM_TEST_UNSET_KEY", **cfg), task,
                    str(tmp_path))
 
@@ -217,7 +217,7 @@ def test_rephrase_keeps_labels(tmp_path):
 def test_check_ready_needs_a_key_for_openai(tmp_path, monkeypatch):
     monkeypatch.delenv("LLM2LLM_TEST_UNSET_KEY", raising=False)
     task, _ = load_split("sst2", "train")
-    t = Teacher(teacher_cfg(api_key_env="LLM2LLM_TEST_UNSET_KEY", cache_path=str(tmp_path / "c.sqlite")), task,
+    t = Teacher(teacher_cfg(api_key_env="LLM2LLM_TEST_UNSET_KEY", cache_path=str(tmp_path / "teacher_cache")), task,
                 str(tmp_path))
     with pytest.raises(TeacherError, match=r"\$LLM2LLM_TEST_UNSET_KEY is not set"):
         t.check_ready()
@@ -226,7 +226,7 @@ def test_check_ready_needs_a_key_for_openai(tmp_path, monkeypatch):
 
 def test_check_ready_unreachable_server(tmp_path):
     task, _ = load_split("sst2", "train")
-    cfg = teacher_cfg(base_url=f"http://127.0.0.1:{free_port()}/v1", cache_path=str(tmp_path / "c.sqlite"),
+    cfg = teacher_cfg(base_url=f"http://127.0.0.1:{free_port()}/v1", cache_path=str(tmp_path / "teacher_cache"),
                       max_retries=0, timeout_s=2)
     with Teacher(cfg, task, str(tmp_path)) as t, pytest.raises(TeacherError, match="not reachable"):
         t.check_ready()
@@ -263,7 +263,7 @@ def test_rejected_key_is_recorded_as_failure_without_the_key(tmp_path, monkeypat
 
     with FakeOpenAIServer(handler) as server:
         cfg = teacher_cfg(base_url=server.base_url, api_key_env="LLM2LLM_TEST_KEY", max_reasks=0,
-                          cache_path=str(tmp_path / "c.sqlite"))
+                          cache_path=str(tmp_path / "teacher_cache"))
         with Teacher(cfg, task, str(tmp_path)) as t:
             r = t.augment(train[:2], k=1, iteration=0, existing=[], forbidden=[])
         seen_auth = server.auth

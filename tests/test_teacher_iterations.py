@@ -25,7 +25,7 @@ def run_iterations(server: FakeOpenAIServer, tmp_path, run_seed: int) -> tuple[l
     wrong, existing = train[:6], list(train[:6])
     kept, calls, texts = [], [], []
     cfg = teacher_cfg(base_url=server.base_url, api_key_env="LLM2LLM_TEST_UNSET_KEY",
-                      cache_path=str(tmp_path / "cache.sqlite"), max_reasks=2)
+                      cache_path=str(tmp_path / "teacher_cache"), max_reasks=2)
     with Teacher(cfg, task, str(tmp_path), run_seed=run_seed) as teacher:
         for i in range(1, ITERATIONS + 1):
             before = server.calls
@@ -68,7 +68,7 @@ def test_six_iterations_through_train_py_then_a_resume_asks_nothing(tmp_path, ti
                f"student.model={tiny_llama}", "student.lora.target_modules=[q_proj,v_proj]",
                "method=llm2llm", f"method.iterations={ITERATIONS}", f"method.k={K}", "trainer.max_steps=1",
                "teacher=openai-compatible", f"teacher.base_url={server.base_url}", "teacher.model=fake-model",
-               "teacher.api_key_env=LLM2LLM_TEST_UNSET_KEY", f"teacher.cache_path={tmp_path / 'cache.sqlite'}",
+               "teacher.api_key_env=LLM2LLM_TEST_UNSET_KEY", f"teacher.cache_path={tmp_path / 'teacher_cache'}",
                "tracking=none", f"hydra.run.dir={run}"]
         env = dict(os.environ, OMP_NUM_THREADS="2")
         proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=900)

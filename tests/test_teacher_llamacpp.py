@@ -18,7 +18,7 @@ pytestmark = pytest.mark.slow
 
 def cfg_for(url: str, tmp_path, **kw):
     base = dict(base_url=url, model="smollm2-135m-instruct", api_key_env="LLM2LLM_TEST_UNSET_KEY", max_tokens=64,
-                concurrency=2, timeout_s=120, cache_path=str(tmp_path / "cache.sqlite"))
+                concurrency=2, timeout_s=120, cache_path=str(tmp_path / "teacher_cache"))
     base.update(kw)
     return teacher_cfg(**base)
 

@@ -16,7 +16,7 @@ def test_local_teacher_on_real_sst2_seeds(tmp_path):
     _, test = load_split("sst2", "test")
     seeds = train[:2]
     cfg = teacher_cfg(backend="local", model="embedded:smollm2-135m-instruct", max_tokens=64, batch_size=4,
-                      max_reasks=1, dtype="float32", cache_path=str(tmp_path / "cache.sqlite"))
+                      max_reasks=1, dtype="float32", cache_path=str(tmp_path / "teacher_cache"))
     with Teacher(cfg, task, model_cache_dir()) as teacher:
         teacher.check_ready()
         r1 = teacher.augment(seeds, k=2, iteration=1, existing=train[:100], forbidden=test)

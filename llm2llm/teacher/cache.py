@@ -1,41 +1,43 @@
-"""One persistent cache for every teacher call: a SQLite file in WAL mode.
+"""One persistent cache for every teacher call, safe to share across jobs, nodes and network filesystems.
 
 Every backend (OpenAI, an OpenAI-compatible server, the in-process model) looks a request up here
-before generating, and stores the response right after, so a re-run or a resumed run repeats no
-call. The key is a hash of everything that determines the answer: backend kind, model, messages,
-sampling parameters and the sample index (never the API key, and not the base_url, so the same
-model served from another host or port still hits).
+before generating and stores the response right after, so a re-run or a resumed run repeats no
+call. The key is a hash of everything that determines the answer (see ``cache_key`` and
+llm2llm/teacher/core.py: backend kind, model, messages, sampling parameters, run seed, iteration,
+parent example, sample index; never the API key, and not the base_url, so the same model served
+from another host or port still hits).
 
-Several processes (sweep jobs) may share one file: WAL lets readers run beside one writer, a
-generous busy timeout makes concurrent writers queue instead of failing, and ``INSERT OR IGNORE``
-keeps the first answer for a key (two jobs racing on the same request store the same kind of
-thing; whichever lands first wins and both read it back from then on).
+Layout: a directory of append-only JSONL shards, one per writing process
+(``shard-<host>-<pid>-<random>.jsonl``). Why not SQLite: SLURM clusters share home and project
+directories over NFS or Lustre, where SQLite's WAL mode is not supported and its file locks are
+unreliable, so concurrent jobs could corrupt one database file. Here no two processes ever write
+the same file, so no lock is needed on any filesystem; every line is written whole and fsync'ed
+as soon as an answer arrives (a killed job loses nothing it was told), and a torn last line of a
+killed writer is ignored. Readers load every shard when they open the cache and read what other
+jobs have appended since whenever a lookup misses. If two jobs race on the same request, both
+answers are stored and every reader uses the one written first (earliest timestamp, then shard
+name), so all jobs agree from then on. (Earlier versions kept a SQLite file whose keys lacked the
+run seed, iteration and parent: it cannot answer today's requests and is refused with a clear
+message rather than silently ignored.)
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-import sqlite3
+import os
+import socket
 import threading
 import time
+import uuid
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
+
+from llm2llm.errors import ConfigError
 
 SCHEMA_VERSION = 1
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS responses (
-    key TEXT PRIMARY KEY,
-    model TEXT NOT NULL,
-    request TEXT NOT NULL,
-    text TEXT NOT NULL,
-    finish_reason TEXT,
-    prompt_tokens INTEGER NOT NULL DEFAULT 0,
-    completion_tokens INTEGER NOT NULL DEFAULT 0,
-    created REAL NOT NULL
-)
-"""
+Entry = dict[str, Any]
 
 
 def cache_key(request: dict[str, Any]) -> str:
@@ -44,61 +46,88 @@ def cache_key(request: dict[str, Any]) -> str:
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
-class TeacherCache:
-    """A key -> response store. Thread-safe within a process, safe across processes."""
+def _answer(e: Entry) -> dict[str, Any]:
+    return {k: e[k] for k in ("text", "finish_reason", "prompt_tokens", "completion_tokens")}
 
-    def __init__(self, path: str | Path, timeout_s: float = 120.0) -> None:
-        self.path = Path(path).expanduser()
-        self.path.parent.mkdir(parents=True, exist_ok=True)
+
+class TeacherCache:
+    """A key -> response store. Thread-safe within a process, safe across processes and hosts."""
+
+    def __init__(self, path: str | Path) -> None:
+        path = Path(path).expanduser()
+        if path.is_file():
+            raise ConfigError(f"teacher.cache_path: {path} is a file (a SQLite teacher cache of an earlier version, "
+                              "whose keys no longer match); point it at a directory, e.g. "
+                              f"{path.with_suffix('')}_shards")
+        self.path = path
+        self.path.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._conn = sqlite3.connect(str(self.path), timeout=timeout_s, check_same_thread=False,
-                                     isolation_level=None)  # autocommit: every put is its own transaction
-        self._conn.execute(f"PRAGMA busy_timeout = {int(timeout_s * 1000)}")
-        self._conn.execute("PRAGMA journal_mode = WAL")
-        self._conn.execute("PRAGMA synchronous = NORMAL")  # durable at checkpoints; WAL never corrupts
-        self._conn.execute(_SCHEMA)
+        self._entries: dict[str, tuple[tuple[float, str], Entry]] = {}
+        self._offsets: dict[str, int] = {}
+        self._shard_name = f"shard-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
+        self._shard: IO[str] | None = None
+        self._refresh()
+
+    # ------------------------------------------------------------------ reading
+    def _offer(self, key: str, order: tuple[float, str], entry: Entry) -> None:
+        """Keep the answer written first (every reader applies the same rule, so all agree)."""
+        old = self._entries.get(key)
+        if old is None or order < old[0]:
+            self._entries[key] = (order, entry)
+
+    def _refresh(self) -> None:
+        """Read what every shard has gained since the last look (whole lines only)."""
+        for shard in sorted(self.path.glob("shard-*.jsonl")):
+            name = shard.name
+            start = self._offsets.get(name, 0)
+            try:
+                if shard.stat().st_size <= start:
+                    continue
+                with open(shard, "rb") as f:
+                    f.seek(start)
+                    data = f.read()
+            except FileNotFoundError:
+                continue
+            end = data.rfind(b"\n") + 1  # a line still being written (or torn by a kill) waits
+            for line in data[:end].splitlines():
+                try:
+                    e = json.loads(line)
+                    self._offer(e["key"], (float(e["created"]), name), e)
+                except (json.JSONDecodeError, KeyError, TypeError, ValueError):
+                    continue  # a damaged line is skipped, never fatal
+            self._offsets[name] = start + end
 
     def get(self, key: str) -> dict[str, Any] | None:
-        with self._lock:
-            row = self._conn.execute(
-                "SELECT text, finish_reason, prompt_tokens, completion_tokens FROM responses WHERE key = ?", (key,)
-            ).fetchone()
-        if row is None:
-            return None
-        return {"text": row[0], "finish_reason": row[1], "prompt_tokens": row[2], "completion_tokens": row[3]}
+        return self.get_many([key]).get(key)
 
     def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
-        """Look up many keys in one go (chunks of 500 to stay under SQLite's variable limit)."""
-        out: dict[str, dict[str, Any]] = {}
-        uniq = list(dict.fromkeys(keys))
         with self._lock:
-            for i in range(0, len(uniq), 500):
-                chunk = uniq[i:i + 500]
-                q = ("SELECT key, text, finish_reason, prompt_tokens, completion_tokens FROM responses "
-                     f"WHERE key IN ({','.join('?' * len(chunk))})")
-                for k, text, fr, pt, ct in self._conn.execute(q, chunk):
-                    out[k] = {"text": text, "finish_reason": fr, "prompt_tokens": pt, "completion_tokens": ct}
-        return out
+            if any(k not in self._entries for k in keys):
+                self._refresh()  # another job may have answered since
+            return {k: _answer(self._entries[k][1]) for k in dict.fromkeys(keys) if k in self._entries}
 
+    # ------------------------------------------------------------------ writing
     def put(self, key: str, request: dict[str, Any], text: str, finish_reason: str | None,
             prompt_tokens: int, completion_tokens: int) -> None:
-        row = (key, str(request.get("model", "")), json.dumps(request, sort_keys=True, ensure_ascii=False), text,
-               finish_reason, int(prompt_tokens), int(completion_tokens), time.time())
+        entry = {"key": key, "model": str(request.get("model", "")), "request": request, "text": text,
+                 "finish_reason": finish_reason, "prompt_tokens": int(prompt_tokens),
+                 "completion_tokens": int(completion_tokens), "created": time.time()}
+        line = json.dumps(entry, ensure_ascii=False, sort_keys=True) + "\n"
         with self._lock:
-            self._conn.execute("INSERT OR IGNORE INTO responses VALUES (?, ?, ?, ?, ?, ?, ?, ?)", row)
+            if self._shard is None:
+                self._shard = open(self.path / self._shard_name, "a", encoding="utf-8")
+            self._shard.write(line)
+            self._shard.flush()
+            os.fsync(self._shard.fileno())
+            self._offer(key, (entry["created"], self._shard_name), entry)
 
     def __len__(self) -> int:
         with self._lock:
-            return int(self._conn.execute("SELECT COUNT(*) FROM responses").fetchone()[0])
-
-    def summary(self) -> dict[str, Any]:
-        """Entries and tokens stored, per model (for run reports)."""
-        with self._lock:
-            rows = self._conn.execute(
-                "SELECT model, COUNT(*), SUM(prompt_tokens), SUM(completion_tokens) FROM responses GROUP BY model"
-            ).fetchall()
-        return {m: {"entries": n, "prompt_tokens": p or 0, "completion_tokens": c or 0} for m, n, p, c in rows}
+            self._refresh()
+            return len(self._entries)
 
     def close(self) -> None:
         with self._lock:
-            self._conn.close()
+            if self._shard is not None:
+                self._shard.close()
+                self._shard = None

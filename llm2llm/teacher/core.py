@@ -11,7 +11,7 @@
 4. an example still short of ``k`` kept outputs is re-asked with fresh sample indices, at most
    ``max_reasks`` more rounds; then it is recorded as failed (never silently dropped).
 
-Every request is looked up in the SQLite cache first and stored as soon as it is answered, so a
+Every request is looked up in the cache (llm2llm/teacher/cache.py) first and stored as soon as it is answered, so a
 re-run or resumed run asks the model nothing it has asked before.
 
 What makes a request (its cache key): the teacher (backend, model, sampling settings), the rendered
@@ -80,7 +80,7 @@ class Teacher:
         self.run_seed = run_seed
         self.cache_dir = str(Path(cache_dir).expanduser())
         self.cache = TeacherCache(Path(cfg.cache_path).expanduser() if cfg.cache_path
-                                  else Path(self.cache_dir) / "teacher_cache.sqlite")
+                                  else Path(self.cache_dir) / "teacher_cache")
         self.backend = backend or make_backend(cfg, self.cache_dir)
         # load templates now: a broken template fails before any training starts
         self.templates: dict[str, PromptTemplate] = {

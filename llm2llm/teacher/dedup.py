@@ -13,11 +13,12 @@ case and punctuation) are a set lookup.
 
 from __future__ import annotations
 
-import re
 from collections import Counter
 from typing import Iterable
 
 from rouge_score import rouge_scorer, tokenizers
+
+from llm2llm.tasks.base import normalise_label_text
 
 _TOKENIZER = tokenizers.DefaultTokenizer(use_stemmer=False)
 
@@ -25,11 +26,6 @@ _TOKENIZER = tokenizers.DefaultTokenizer(use_stemmer=False)
 def tokenize(text: str) -> list[str]:
     """rouge-score's default tokenisation (lower-case, alphanumeric runs)."""
     return _TOKENIZER.tokenize(text)
-
-
-def normalise(text: str) -> str:
-    """For exact-match checks: lower-case, punctuation dropped, whitespace collapsed."""
-    return " ".join(re.sub(r"[^\w\s]", " ", text.lower()).split())
 
 
 def rouge_l(a: str, b: str) -> float:
@@ -57,7 +53,7 @@ class NearDuplicateIndex:
 
     def add(self, text: str) -> None:
         toks = tokenize(text)
-        self._exact.add(" ".join(toks) if toks else normalise(text))
+        self._exact.add(" ".join(toks) if toks else normalise_label_text(text))
         self._docs.append(toks)
 
     def _bag(self, idx: int) -> Counter[str]:
@@ -69,7 +65,7 @@ class NearDuplicateIndex:
     def best(self, text: str) -> float:
         """The highest ROUGE-L F against any indexed text that could reach the threshold (else 0)."""
         toks = tokenize(text)
-        if (" ".join(toks) if toks else normalise(text)) in self._exact:
+        if (" ".join(toks) if toks else normalise_label_text(text)) in self._exact:
             return 1.0
         if not toks:
             return 0.0

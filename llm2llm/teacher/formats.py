@@ -18,10 +18,9 @@ from typing import Any, Callable
 
 from llm2llm.example import Example
 from llm2llm.tasks.base import Task, normalise_label_text
+from llm2llm.tasks.casehold import LETTERS
 from llm2llm.tasks.gsm8k import canonical_number
-from llm2llm.teacher.dedup import normalise
 
-LETTERS = ("A", "B", "C", "D", "E")
 MAX_TEXT_CHARS = 4000
 
 
@@ -72,7 +71,7 @@ def _check_text(text: str, parent: Example, max_chars: int) -> str:
         raise Rejected("empty")
     if len(text) > max_chars:
         raise Rejected("too_long", f"{len(text)} > {max_chars} characters")
-    if normalise(text) == normalise(parent.text):
+    if normalise_label_text(text) == normalise_label_text(parent.text):
         raise Rejected("echo", "repeats the parent example")
     if _TEMPLATE_ECHO.search(text):
         raise Rejected("template_echo", "repeats the prompt's <placeholder>")
@@ -243,7 +242,7 @@ def parse_casehold(output: str, parent: Example, task: Task) -> Parsed:
     if [l for l, _ in options][:5] != list(LETTERS) or len(options) != 5:
         raise Rejected("bad_choices", f"expected options A-E once each, got {''.join(l for l, _ in options) or 'none'}")
     choices = tuple(t for _, t in options)
-    if len({normalise(c) for c in choices}) != 5 or any(not normalise(c) for c in choices):
+    if len({normalise_label_text(c) for c in choices}) != 5 or any(not normalise_label_text(c) for c in choices):
         raise Rejected("duplicate_choices", "the five holdings must be distinct and non-empty")
     marked = body.get("correct") or body.get("answer")
     letter = re.match(r"\s*\(?([A-Ea-e])\b", marked or "")

@@ -26,9 +26,9 @@ import yaml
 from llm2llm.errors import ConfigError
 from llm2llm.example import Example
 from llm2llm.tasks.base import Task
+from llm2llm.tasks.casehold import LETTERS
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "prompts"
-LETTERS = ("A", "B", "C", "D", "E")
 
 
 def placeholders(task: Task, ex: Example) -> dict[str, str]:
