@@ -69,6 +69,10 @@ class StudentConfig:
     dtype: str = "auto"
     max_length: int = 512
     lora: LoraConfig = field(default_factory=LoraConfig)
+    #: evaluation: hf (batched generate; data-parallel over every GPU of the node) | vllm (needs vllm)
+    eval_backend: str = "hf"
+    #: devices to evaluate on, one model replica each (None: every CUDA device when there are several)
+    eval_devices: Optional[List[str]] = None
     trust_remote_code: bool = False
 
 
@@ -93,6 +97,8 @@ class TrainerConfig:
     #: torchrun | deepspeed
     launcher: str = "torchrun"
     num_nodes: int = 1
+    #: how the orchestrator starts the ranks of the other nodes: srun (inside a SLURM job) | local (all on this machine)
+    node_launcher: str = "srun"
     hostfile: Optional[str] = None
     #: each iteration fine-tunes from the base weights (paper); false: continue from the last one
     restart_from_base: bool = True
@@ -266,6 +272,9 @@ def validate(cfg: DictConfig | Config) -> Config:
         _check(0 <= getattr(m, a) <= 1, f"method.{a}", f"must be in [0, 1], got {getattr(m, a)}")
     _check(tr.num_processes >= 1, "trainer.num_processes", f"must be >= 1, got {tr.num_processes}")
     _check(tr.launcher in ("torchrun", "deepspeed"), "trainer.launcher", f"torchrun | deepspeed, got {tr.launcher!r}")
+    _check(tr.num_nodes >= 1, "trainer.num_nodes", f"must be >= 1, got {tr.num_nodes}")
+    _check(tr.node_launcher in ("srun", "local"), "trainer.node_launcher", f"srun | local, got {tr.node_launcher!r}")
+    _check(obj.student.eval_backend in ("hf", "vllm"), "student.eval_backend", f"hf | vllm, got {obj.student.eval_backend!r}")
     _check(tr.bf16 in ("auto", "true", "false", "True", "False"), "trainer.bf16", f"auto | true | false, got {tr.bf16!r}")
     _check(tr.per_device_batch_size >= 1, "trainer.per_device_batch_size", "must be >= 1")
     _check(tr.learning_rate > 0, "trainer.learning_rate", f"must be > 0, got {tr.learning_rate}")

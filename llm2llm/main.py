@@ -52,9 +52,16 @@ def run(raw: DictConfig, run_dir: Path | None = None) -> float | None:
     """
     from llm2llm import sweep
 
+    from llm2llm.student.distributed import check_reserved_gpus, is_orchestrator
+
+    if not is_orchestrator():  # SLURM starts one task per node: the first runs the loop and the ranks
+        print("not the first task of this multi-node job: the first one runs the harness and starts the "
+              "training ranks here")
+        return None
     multirun = run_dir is None and sweep.in_multirun()
     try:
         cfg = validate(raw)
+        check_reserved_gpus(to_plain(cfg.trainer))
         data = load_task_data(cfg)
         config = to_plain(raw)
         if config["task"].get("labels") is None and data.task.labels is not None and cfg.task.name == "jsonl":

@@ -13,7 +13,7 @@ from student_fixtures import cache_dir, smollm2_path, sst2_task  # noqa: F401  (
 from llm2llm.errors import ConfigError
 from llm2llm.student.data import (IGNORE_INDEX, PadCollator, TargetTooLong, encode, end_of_turn_id, fit_prompt,
                                   prompt_ids, target_ids)
-from llm2llm.student.distributed import launch_command
+from llm2llm.student.distributed import launch_commands
 from llm2llm.student.train import gradient_accumulation, resolve_deepspeed_config
 
 
@@ -116,27 +116,30 @@ def test_missing_deepspeed_config_is_a_config_error():
 
 def test_launch_commands(tmp_path, monkeypatch):
     spec = tmp_path / "spec.json"
-    t = {"num_processes": 2, "num_nodes": 1, "launcher": "torchrun", "hostfile": None}
-    cmd = launch_command(t, spec)
+    t = {"num_processes": 2, "num_nodes": 1, "launcher": "torchrun", "hostfile": None, "node_launcher": "srun"}
+    (cmd,) = launch_commands(t, spec)
     assert cmd[:3] == [sys.executable, "-m", "torch.distributed.run"] and "--nproc_per_node" in cmd
     assert cmd[-3:] == ["-m", "llm2llm.student.worker", str(spec)]
-    cmd = launch_command({**t, "launcher": "deepspeed"}, spec)
+    (cmd,) = launch_commands({**t, "launcher": "deepspeed"}, spec)
     assert "deepspeed.launcher.runner" in cmd and cmd[-3:] == ["--module", "llm2llm.student.worker", str(spec)]
-    for v in ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK"):
-        monkeypatch.delenv(v, raising=False)
-    with pytest.raises(ConfigError, match="NODE_RANK"):
-        launch_command({**t, "num_nodes": 2}, spec)
-    monkeypatch.setenv("MASTER_ADDR", "node0")
-    monkeypatch.setenv("MASTER_PORT", "29500")
-    monkeypatch.setenv("NODE_RANK", "1")
-    cmd = launch_command({**t, "num_nodes": 2}, spec)
-    assert cmd[cmd.index("--node_rank") + 1] == "1" and cmd[cmd.index("--master_addr") + 1] == "node0"
+    # several nodes, all on this machine: one torchrun per node, same rendezvous, node ranks 0..n-1
+    local = launch_commands({**t, "num_nodes": 3, "node_launcher": "local"}, spec)
+    assert [c[c.index("--node_rank") + 1] for c in local] == ["0", "1", "2"]
+    assert len({c[c.index("--master_port") + 1] for c in local}) == 1 and all("--nnodes" in c for c in local)
+    # several nodes under SLURM: one srun step that starts a torchrun on every node of the job
+    monkeypatch.delenv("SLURM_JOB_ID", raising=False)
+    with pytest.raises(ConfigError, match="node_launcher=local"):
+        launch_commands({**t, "num_nodes": 2}, spec)
+    monkeypatch.setenv("SLURM_JOB_ID", "42")
+    (cmd,) = launch_commands({**t, "num_nodes": 2}, spec)
+    assert cmd[0] == "srun" and "--nodes=2" in cmd and "--ntasks-per-node=1" in cmd
+    assert '--node_rank "$SLURM_NODEID"' in cmd[-1] and "llm2llm.student.worker" in cmd[-1]
     hostfile = tmp_path / "hostfile"
     hostfile.write_text("node0 slots=8\nnode1 slots=8\n")
-    cmd = launch_command({**t, "num_nodes": 2, "launcher": "deepspeed", "hostfile": str(hostfile)}, spec)
+    (cmd,) = launch_commands({**t, "num_nodes": 2, "launcher": "deepspeed", "hostfile": str(hostfile)}, spec)
     assert cmd[cmd.index("--hostfile") + 1] == str(hostfile) and cmd[cmd.index("--num_nodes") + 1] == "2"
     with pytest.raises(ConfigError, match="hostfile"):
-        launch_command({**t, "launcher": "deepspeed", "hostfile": str(tmp_path / "missing")}, spec)
+        launch_commands({**t, "num_nodes": 2, "launcher": "deepspeed", "hostfile": str(tmp_path / "missing")}, spec)
 
 
 def test_smollm2_materialises_once_and_reloads(smollm2_path):

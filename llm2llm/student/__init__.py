@@ -177,33 +177,53 @@ class Student:
     # -------------------------------------------------------------- evaluation
     def predict(self, ckpt: Path | None, examples: Sequence[Example], desc: str = "eval") -> list[Prediction]:
         """One Prediction per example, in order; ``task.cfg.eval_mode`` picks generation or label scoring."""
-        from llm2llm.student import predict as P
+        from llm2llm.student.multi_device import data_parallel, eval_devices
 
         if not examples:
             return []
         mode = getattr(self.task.cfg, "eval_mode", "generate")
-        model, tok, t = self._model(ckpt), self.tokenizer, self.trainer
+        if mode not in ("generate", "score"):
+            raise ConfigError(f"task.eval_mode: generate | score, got {mode!r}")
+        if mode == "score" and self.task.labels is None:
+            raise ConfigError(f"task.eval_mode=score needs a task with a label set; {self.task.name} is free-form "
+                              "(use task.eval_mode=generate)")
+        if self.cfg.get("eval_backend", "hf") == "vllm":
+            from llm2llm.student.vllm_eval import vllm_generate
+
+            if mode == "score":
+                raise ConfigError("student.eval_backend=vllm generates; label scoring (task.eval_mode=score) runs on hf")
+            outputs = vllm_generate(self.model_path, ckpt, self.tokenizer, self.task, examples, self.cfg)
+            preds: list[str | None] = [self.task.parse(o) for o in outputs]
+            return [Prediction(ex.id, o, p, self.task.is_correct(p, ex)) for ex, o, p in zip(examples, outputs, preds)]
+        model = self._model(ckpt)
+        devices = eval_devices(self.cfg.get("eval_devices"))
+        if len(devices) > 1:  # every GPU of the node, one replica each
+            shards = data_parallel(model, devices, list(examples),
+                                   lambda m, part, i: self._evaluate(m, part, mode, f"{desc} [{devices[i]}]"))
+        else:
+            shards = self._evaluate(model, list(examples), mode, desc)
+        outputs = [o for o, _ in shards]
+        preds = [p for _, p in shards]
+        return [Prediction(ex.id, o, p, self.task.is_correct(p, ex)) for ex, o, p in zip(examples, outputs, preds)]
+
+    def _evaluate(self, model: Any, examples: list[Example], mode: str, desc: str) -> list[tuple[str, str | None]]:
+        """(raw output, prediction) per example, on the device ``model`` lives on."""
+        from llm2llm.student import predict as P
+
+        tok, t = self.tokenizer, self.trainer
         if mode == "score":
-            if self.task.labels is None:
-                raise ConfigError(f"task.eval_mode=score needs a task with a label set; {self.task.name} is free-form "
-                                  "(use task.eval_mode=generate)")
             best = P.score_labels(model, tok, self.task, examples, batch_size=t["eval_batch_size"],
                                   max_length=self.cfg["max_length"], desc=desc)
-            outputs = [self.task.label_targets(ex)[b] for ex, (b, _) in zip(examples, best)]
-            preds: list[str | None] = [self.task.labels[b] for b, _ in best]
-        elif mode == "generate":
-            if t.get("do_sample"):
-                import torch
+            return [(self.task.label_targets(ex)[b], self.task.labels[b]) for ex, (b, _) in zip(examples, best)]
+        if t.get("do_sample"):
+            import torch
 
-                torch.manual_seed(self.seed)
-            outputs = P.generate(model, tok, self.task, examples, batch_size=t["eval_batch_size"],
-                                 max_new_tokens=self.task.cfg.max_new_tokens, max_length=self.cfg["max_length"],
-                                 do_sample=bool(t.get("do_sample")), temperature=t.get("temperature", 1.0),
-                                 top_p=t.get("top_p", 1.0), desc=desc)
-            preds = [self.task.parse(o) for o in outputs]
-        else:
-            raise ConfigError(f"task.eval_mode: generate | score, got {mode!r}")
-        return [Prediction(ex.id, o, p, self.task.is_correct(p, ex)) for ex, o, p in zip(examples, outputs, preds)]
+            torch.manual_seed(self.seed)
+        outputs = P.generate(model, tok, self.task, examples, batch_size=t["eval_batch_size"],
+                             max_new_tokens=self.task.cfg.max_new_tokens, max_length=self.cfg["max_length"],
+                             do_sample=bool(t.get("do_sample")), temperature=t.get("temperature", 1.0),
+                             top_p=t.get("top_p", 1.0), desc=desc)
+        return [(o, self.task.parse(o)) for o in outputs]
 
     def example_losses(self, ckpt: Path | None, examples: Sequence[Example]) -> list[float]:
         """Mean loss over each example's target tokens (NaN if truncation left it no target token)."""

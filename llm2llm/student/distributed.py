@@ -1,15 +1,23 @@
 """Start ``llm2llm.student.worker`` on several processes (torchrun or the deepspeed launcher).
 
-Single node: ``torchrun --nproc_per_node N`` (or ``deepspeed --num_gpus N``) on a free local port.
-Several nodes: the deepspeed launcher with ``trainer.hostfile`` (it reaches the other nodes over
-pdsh/ssh; the run directory must be on a shared filesystem), or torchrun with the standard
-``MASTER_ADDR`` / ``MASTER_PORT`` / ``NODE_RANK`` environment variables when a scheduler starts the
-harness on every node. On a machine without CUDA the ranks use gloo and DeepSpeed's CPU accelerator.
+One orchestrator: the harness runs in exactly one process, which does the teacher calls, the
+evaluation, the run directory and W&B; training ranks only train and write a checkpoint. For a
+training run the orchestrator starts the ranks itself:
+
+- one node: ``torchrun --nproc_per_node N`` (or ``deepspeed --num_gpus N``) on a free local port;
+- several nodes (``trainer.num_nodes``), by ``trainer.node_launcher``:
+  ``srun`` (SLURM: one torchrun per node of the job's allocation, node rank = ``$SLURM_NODEID``,
+  rendezvous at this host), ``local`` (every "node" a torchrun on this machine: how the
+  multi-node path is tested on a laptop), or the deepspeed launcher with ``trainer.hostfile``
+  (pdsh/ssh). The run directory must be on a filesystem every node sees.
+
+On a machine without CUDA the ranks use gloo and DeepSpeed's CPU accelerator.
 """
 
 from __future__ import annotations
 
 import os
+import shlex
 import signal
 import socket
 import subprocess
@@ -29,31 +37,68 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def launch_command(trainer: dict[str, Any], spec_path: Path) -> list[str]:
-    """The launcher command line for ``trainer.num_processes`` ranks per node."""
+def _torchrun(trainer: dict[str, Any], node_rank: str, master_addr: str, port: int, spec_path: Path) -> list[str]:
+    return [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(trainer["num_processes"]),
+            "--nnodes", str(trainer.get("num_nodes", 1)), "--node_rank", node_rank, "--master_addr", master_addr,
+            "--master_port", str(port), "-m", "llm2llm.student.worker", str(spec_path)]
+
+
+def launch_commands(trainer: dict[str, Any], spec_path: Path) -> list[list[str]]:
+    """The commands that start every training rank (run together; each node's share is one command)."""
     n, nodes = trainer["num_processes"], trainer.get("num_nodes", 1)
-    worker = ["llm2llm.student.worker", str(spec_path)]
     if trainer["launcher"] == "deepspeed":
         cmd = [sys.executable, "-m", "deepspeed.launcher.runner", "--num_gpus", str(n)]
-        if trainer.get("hostfile"):
+        if nodes > 1:
+            if not trainer.get("hostfile"):
+                raise ConfigError(f"trainer.num_nodes={nodes} with launcher=deepspeed needs trainer.hostfile "
+                                  "(or use launcher=torchrun with trainer.node_launcher=srun)")
             if not Path(trainer["hostfile"]).expanduser().is_file():
                 raise ConfigError(f"trainer.hostfile: {trainer['hostfile']} not found")
-            cmd += ["--hostfile", str(Path(trainer["hostfile"]).expanduser()), "--num_nodes", str(nodes)]
-        if os.environ.get("MASTER_ADDR") and nodes > 1:
-            cmd += ["--master_addr", os.environ["MASTER_ADDR"]]
-        port = os.environ.get("MASTER_PORT") if nodes > 1 else None
-        return cmd + ["--master_port", str(port or free_port()), "--module"] + worker
-    cmd = [sys.executable, "-m", "torch.distributed.run", "--nproc_per_node", str(n), "--nnodes", str(nodes)]
-    if nodes > 1:
-        missing = [v for v in ("MASTER_ADDR", "MASTER_PORT", "NODE_RANK") if not os.environ.get(v)]
-        if missing:
-            raise ConfigError(f"trainer.num_nodes={nodes} with launcher=torchrun needs the environment variables "
-                              f"{missing} (set by your scheduler), or use trainer.launcher=deepspeed with trainer.hostfile")
-        cmd += ["--node_rank", os.environ["NODE_RANK"], "--master_addr", os.environ["MASTER_ADDR"],
-                "--master_port", os.environ["MASTER_PORT"]]
-    else:
-        cmd += ["--master_addr", "127.0.0.1", "--master_port", str(free_port())]
-    return cmd + ["-m"] + worker
+            cmd += ["--hostfile", str(Path(trainer["hostfile"]).expanduser()), "--num_nodes", str(nodes),
+                    "--master_addr", socket.gethostname()]
+        return [cmd + ["--master_port", str(free_port()), "--module", "llm2llm.student.worker", str(spec_path)]]
+    if nodes == 1:
+        return [_torchrun(trainer, "0", "127.0.0.1", free_port(), spec_path)]
+    how = trainer.get("node_launcher", "srun")
+    if how == "local":
+        port = free_port()
+        return [_torchrun(trainer, str(r), "127.0.0.1", port, spec_path) for r in range(nodes)]
+    if how == "srun":
+        if not os.environ.get("SLURM_JOB_ID"):
+            raise ConfigError(f"trainer.num_nodes={nodes} with trainer.node_launcher=srun runs inside a SLURM job "
+                              "(hydra/launcher=slurm); on one machine use trainer.node_launcher=local")
+        per_node = " ".join(shlex.quote(a) for a in _torchrun(trainer, "$SLURM_NODEID", socket.gethostname(),
+                                                              free_port(), spec_path))
+        per_node = per_node.replace(shlex.quote("$SLURM_NODEID"), '"$SLURM_NODEID"')
+        return [["srun", "--overlap", f"--nodes={nodes}", "--ntasks-per-node=1", "--kill-on-bad-exit=1",
+                 "bash", "-c", f"exec {per_node}"]]
+    raise ConfigError(f"trainer.node_launcher: srun | local, got {how!r}")
+
+
+def check_reserved_gpus(trainer: dict[str, Any]) -> None:
+    """ConfigError when the GPUs this job got and the training ranks it will start disagree."""
+    n, nodes = trainer["num_processes"], trainer.get("num_nodes", 1)
+    slurm_gpus = os.environ.get("SLURM_GPUS_ON_NODE")
+    if slurm_gpus and slurm_gpus.isdigit() and int(slurm_gpus) != n:
+        raise ConfigError(f"trainer.num_processes={n} training ranks per node, but SLURM reserved {slurm_gpus} GPU(s) "
+                          "on this node: set the reservation from the trainer (conf/hydra/launcher/slurm.yaml: "
+                          "gpus_per_node: ${trainer.num_processes}) or change trainer.num_processes")
+    slurm_nodes = os.environ.get("SLURM_JOB_NUM_NODES")
+    if slurm_nodes and slurm_nodes.isdigit() and int(slurm_nodes) != nodes:
+        raise ConfigError(f"trainer.num_nodes={nodes}, but the SLURM job has {slurm_nodes} node(s) "
+                          "(conf/hydra/launcher/slurm.yaml: nodes: ${trainer.num_nodes})")
+    try:
+        import torch
+    except ImportError:
+        return
+    if torch.cuda.is_available() and torch.cuda.device_count() < n:
+        raise ConfigError(f"trainer.num_processes={n} training ranks, but this node has {torch.cuda.device_count()} "
+                          "visible GPU(s)")
+
+
+def is_orchestrator() -> bool:
+    """False in the extra harness tasks SLURM starts on the other nodes of a multi-node job."""
+    return os.environ.get("SLURM_PROCID", "0") == "0"
 
 
 def worker_env(trainer: dict[str, Any]) -> dict[str, str]:
@@ -68,6 +113,27 @@ def worker_env(trainer: dict[str, Any]) -> dict[str, str]:
     return env
 
 
+def _run_together(cmds: list[list[str]], env: dict[str, str]) -> tuple[int, list[str]]:
+    """Run the commands at once; if one fails, stop the others (they would wait for it forever)."""
+    import time
+
+    procs = [subprocess.Popen(c, env=env, cwd=os.getcwd()) for c in cmds]
+    try:
+        while True:
+            codes = [p.poll() for p in procs]
+            failed = next((i for i, c in enumerate(codes) if c not in (None, 0)), None)
+            if failed is not None:
+                return codes[failed], cmds[failed]
+            if all(c == 0 for c in codes):
+                return 0, cmds[0]
+            time.sleep(0.2)
+    finally:
+        for p in procs:
+            if p.poll() is None:
+                p.terminate()
+                p.wait()
+
+
 def run_workers(trainer: dict[str, Any], spec_path: Path, work_dir: Path) -> None:
     """Run the worker on every rank; raise a one-line error if any rank fails."""
     env = worker_env(trainer)
@@ -76,10 +142,10 @@ def run_workers(trainer: dict[str, Any], spec_path: Path, work_dir: Path) -> Non
         # itself (otherwise it tries MPI discovery).
         env.update(RANK="0", LOCAL_RANK="0", WORLD_SIZE="1", LOCAL_WORLD_SIZE="1",
                    MASTER_ADDR="127.0.0.1", MASTER_PORT=str(free_port()))
-        cmd = [sys.executable, "-m", "llm2llm.student.worker", str(spec_path)]
+        cmds = [[sys.executable, "-m", "llm2llm.student.worker", str(spec_path)]]
     else:
-        cmd = launch_command(trainer, spec_path)
-    rc = subprocess.run(cmd, env=env, cwd=os.getcwd()).returncode
+        cmds = launch_commands(trainer, spec_path)
+    rc, cmd = _run_together(cmds, env)
     error = work_dir / "error.txt"
     if error.is_file():
         message = error.read_text().strip()
