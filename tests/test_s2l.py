@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from baseline_fixtures import FakeStudent, load, smollm2_student_cfg, tiny_trainer_cfg
+from baseline_fixtures import ROOT, FakeStudent, load, smollm2_student_cfg, tiny_trainer_cfg
 from baselines.s2l import (allocate, cluster_trajectories, loss_trajectories, s2l_select, s2l_selection,
                            select_by_trajectories)
 from llm2llm.errors import ConfigError, DataError
@@ -206,3 +206,39 @@ def test_s2l_on_a_real_sst2_pool_with_the_real_small_model(tmp_path, data_dir, c
         assert [e.id for e in chosen] == [pool[i].id for i in sel.indices]  # same seed, same selection
     finally:
         student.release()
+
+
+@pytest.mark.slow
+def test_s2l_trains_its_proxy_model_not_the_student(tmp_path, data_dir):
+    """method.proxy_model: the selection fine-tunes the small proxy (here a tiny random Llama), never the student."""
+    import torch
+    from transformers import LlamaConfig, LlamaForCausalLM
+
+    from llm2llm.config import Config, MethodConfig, StudentConfig, TaskConfig, TrainerConfig
+    from llm2llm.methods import get_method
+    from llm2llm.models import load_tokenizer, resolve_model
+    from llm2llm.student import Student
+
+    smollm2 = resolve_model("embedded:smollm2-135m-instruct", str(ROOT / ".cache" / "llm2llm"))
+    tok = load_tokenizer(smollm2)
+    torch.manual_seed(0)
+    proxy_dir = tmp_path / "tiny-proxy"
+    LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
+                                 num_attention_heads=2, num_key_value_heads=1, pad_token_id=tok.pad_token_id,
+                                 bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id)).save_pretrained(proxy_dir)
+    tok.save_pretrained(proxy_dir)
+    cfg = Config(task=TaskConfig(name="sst2", seed_size=4), seed=0,
+                 student=StudentConfig(name="student", model=smollm2, dtype="float32", max_length=128),
+                 method=MethodConfig(name="s2l", pool_size=12, budget=4, n_clusters=2, proxy_checkpoints=2,
+                                     proxy_model=str(proxy_dir)),
+                 trainer=TrainerConfig(name="t", max_steps=2, per_device_batch_size=4, bf16="false", warmup_ratio=0.0))
+    task, train = load("sst2", data_dir, n=200)
+    student = Student(cfg.student, cfg.trainer, task, str(tmp_path), seed=0)
+    chosen = get_method("s2l").seeds(cfg, train, train[:4], student, tmp_path / "s2l")
+    assert len(chosen) == 4 and {e.id for e in chosen} <= {e.id for e in train}
+    trajectory = sorted((tmp_path / "s2l" / "proxy" / "trajectory").glob("ckpt-*"))
+    assert len(trajectory) == 2
+    trained = json.loads((trajectory[-1] / "config.json").read_text())
+    assert trained["hidden_size"] == 32  # the proxy's checkpoints, fully fine-tuned (no LoRA adapter)
+    assert not (trajectory[-1] / "adapter_config.json").exists()
+    assert student._loaded is None  # the student was never loaded, let alone trained
