@@ -42,8 +42,17 @@ def _progress(total: int, desc: str) -> Any:
 
 def generate(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example], *, batch_size: int,
              max_new_tokens: int, max_length: int, do_sample: bool = False, temperature: float = 1.0,
-             top_p: float = 1.0, desc: str = "eval") -> list[str]:
-    """Raw outputs of batched generation: left padding, KV cache, greedy unless ``do_sample``."""
+             top_p: float = 1.0, desc: str = "eval", share_prefix: bool = True) -> list[str]:
+    """Raw outputs of batched generation: KV cache, greedy unless ``do_sample``.
+
+    Every prompt starts with the same tokens (chat template, system prompt, instruction: 48 of
+    SST-2's 77 on average). With ``share_prefix`` that common prefix is encoded once and its KV
+    cache copied into every batch; each row is then [prefix | padding | rest of its prompt], the
+    padding masked out and positions counted without it, so each row computes what it would
+    alone. ``share_prefix=False`` is plain left padding (kept for the benchmark's comparison).
+    """
+    import copy
+
     import torch
 
     budget = max(1, max_length - max_new_tokens)
@@ -52,19 +61,33 @@ def generate(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example],
     sampling = dict(do_sample=True, temperature=temperature, top_p=top_p) if do_sample else dict(do_sample=False)
     outputs: list[str] = [""] * len(examples)
     device = model.device
+    shared = _common_prefix(prompts) if share_prefix and len(prompts) > 1 else 0
     with torch.inference_mode(), _progress(len(examples), desc) as bar:
+        prefix_cache = None
+        if shared:
+            prefix_cache = model(input_ids=torch.tensor([prompts[0][:shared]], device=device), use_cache=True,
+                                 logits_to_keep=1).past_key_values
         for idx in _batches([len(p) for p in prompts], batch_size):
-            width = max(len(prompts[i]) for i in idx)
-            ids = torch.full((len(idx), width), tokenizer.pad_token_id, dtype=torch.long)
+            width = max(len(prompts[i]) - shared for i in idx)
+            ids = torch.full((len(idx), shared + width), tokenizer.pad_token_id, dtype=torch.long)
             mask = torch.zeros_like(ids)
-            for row, i in enumerate(idx):  # left padding: every prompt ends where generation starts
-                ids[row, width - len(prompts[i]):] = torch.tensor(prompts[i])
-                mask[row, width - len(prompts[i]):] = 1
+            if shared:
+                ids[:, :shared] = torch.tensor(prompts[idx[0]][:shared])
+                mask[:, :shared] = 1
+            for row, i in enumerate(idx):  # the rest of each prompt ends where generation starts
+                rest = prompts[i][shared:]
+                ids[row, shared + width - len(rest):] = torch.tensor(rest)
+                mask[row, shared + width - len(rest):] = 1
+            kwargs: dict[str, Any] = {}
+            if prefix_cache is not None:
+                cache = copy.deepcopy(prefix_cache)
+                cache.batch_repeat_interleave(len(idx))
+                kwargs["past_key_values"] = cache
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
                                  eos_token_id=stop, pad_token_id=tokenizer.pad_token_id, use_cache=True,
-                                 **sampling)
+                                 **sampling, **kwargs)
             for row, i in enumerate(idx):
-                outputs[i] = tokenizer.decode(out[row, width:], skip_special_tokens=True).strip()
+                outputs[i] = tokenizer.decode(out[row, shared + width:], skip_special_tokens=True).strip()
             bar.update(len(idx))
     return outputs
 
