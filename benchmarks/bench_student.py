@@ -2,10 +2,14 @@
 
     python benchmarks/bench_student.py [--data-dir ../shared/data] [--quick]
 
+0. test evaluation by generation on the SST-2 dev set (872 sentences): the shared prompt prefix
+   encoded once (today's path) vs plain left-padded batches, same model: throughput ratio, whether
+   the predictions are identical, and achieved GFLOP/s (2 x parameters per token) next to a plain
+   fp32 matrix multiply measured in the same run (how close to this machine's limit);
 1. batched generation (batch 16) vs one example at a time, same examples, same outputs expected;
 2. label scoring vs generation on SST-2 (+ agreement where generation gives a valid label);
 3. training tokens/s: Student.train (tokenise, train, save atomically) vs a bare Trainer loop on the
-   same rows (load, LoRA, Trainer.train, save).
+   same rows (load, LoRA, Trainer.train, save), and its GFLOP/s (6 x parameters per token).
 """
 
 from __future__ import annotations
@@ -39,6 +43,44 @@ def _student(task, cache_dir: str, **trainer_kw):
     tcfg = TrainerConfig(name="bench", learning_rate=3e-4, epochs=1, per_device_batch_size=8, bf16="false",
                          logging_steps=100, **trainer_kw)
     return Student(scfg, tcfg, task, cache_dir, seed=0)
+
+
+def matmul_gflops(n: int = 1536, repeats: int = 5) -> float:
+    """Best fp32 GFLOP/s of an n x n matrix multiply: what this machine's cores deliver."""
+    import torch
+
+    a, b = torch.randn(n, n), torch.randn(n, n)
+    torch.mm(a, b)
+    best = float("inf")
+    for _ in range(repeats):
+        t0 = time.perf_counter()
+        torch.mm(a, b)
+        best = min(best, time.perf_counter() - t0)
+    return 2 * n ** 3 / best / 1e9
+
+
+def bench_eval(data_dir: str, cache_dir: str, n: int | None, batch_size: int = 16) -> dict:
+    from llm2llm.student.data import prompt_ids
+    from llm2llm.student.predict import generate
+
+    task = _task("sst2", data_dir)
+    examples = task.load("test")[:n]
+    s = _student(task, cache_dir)
+    model, tok = s._model(None), s.tokenizer
+    params = sum(p.numel() for p in model.parameters())
+    kw = dict(batch_size=batch_size, max_new_tokens=task.cfg.max_new_tokens, max_length=512)
+    times, outs = {}, {}
+    for share in (True, False):
+        t0 = time.perf_counter()
+        outs[share] = generate(model, tok, task, examples, share_prefix=share, **kw)
+        times[share] = time.perf_counter() - t0
+    prompt_tokens = sum(len(prompt_ids(tok, task, e)) for e in examples)
+    new_tokens = sum(len(tok(o, add_special_tokens=False)["input_ids"]) + 1 for o in outs[False])
+    flops = 2 * params * (prompt_tokens + new_tokens)
+    return {"n": len(examples), "shared_s": times[True], "plain_s": times[False], "speedup": times[False] / times[True],
+            "identical": f"{sum(a == b for a, b in zip(outs[True], outs[False]))}/{len(examples)}",
+            "plain_gflops": flops / times[False] / 1e9, "effective_gflops": flops / times[True] / 1e9,
+            "params": params}
 
 
 def bench_generation(data_dir: str, cache_dir: str, n: int, new_tokens: int) -> dict:
@@ -130,7 +172,9 @@ def bench_training(data_dir: str, cache_dir: str, n: int, repeats: int = 2) -> d
             harness_loop.append(json.loads((ckpt / "train_log.json").read_text())[-1]["train_runtime"])
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+    params = sum(p.numel() for p in load_model(s.model_path, "float32").parameters())
     return {"n": n, "tokens": tokens, "bare_tok_s": tokens / min(bare), "harness_tok_s": tokens / min(harness),
+            "loop_gflops": 6 * params * tokens / min(harness_loop) / 1e9,
             "overhead_pct": 100 * (min(harness) - min(bare)) / min(bare),
             "bare_loop_tok_s": tokens / min(bare_loop), "harness_loop_tok_s": tokens / min(harness_loop),
             "loop_overhead_pct": 100 * (min(harness_loop) - min(bare_loop)) / min(bare_loop)}
@@ -148,6 +192,14 @@ def main() -> None:
     k = 2 if a.quick else 1
     print(f"machine: {platform.processor() or platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
           f"threads {torch.get_num_threads()}, cuda {torch.cuda.is_available()}, load average {os.getloadavg()[0]:.1f}")
+    mm = matmul_gflops()
+    print(f"[matmul] fp32 1536x1536: {mm:.0f} GFLOP/s (this machine's practical limit)", flush=True)
+    ev = bench_eval(a.data_dir, a.cache_dir, n=96 if a.quick else None)
+    print(f"\n[evaluation] SST-2 dev, {ev['n']} sentences, batch 16: shared prefix {ev['shared_s']:.1f}s, plain "
+          f"{ev['plain_s']:.1f}s -> {ev['speedup']:.2f}x (identical predictions {ev['identical']}); plain "
+          f"{ev['plain_gflops']:.0f} GFLOP/s achieved, shared {ev['effective_gflops']:.0f} GFLOP/s of plain-equivalent "
+          f"work ({100 * ev['plain_gflops'] / mm:.0f} % / {100 * ev['effective_gflops'] / mm:.0f} % of matmul)",
+          flush=True)
     g = bench_generation(a.data_dir, a.cache_dir, n=16, new_tokens=48 // k)
     print(f"\n[generation] {g['n']} GSM8K prompts x {g['new_tokens']} new tokens: batch 16 {g['batched_s']:.1f}s, "
           f"one at a time {g['single_s']:.1f}s -> {g['speedup']:.1f}x (identical outputs {g['same_output']})", flush=True)
@@ -160,7 +212,8 @@ def main() -> None:
     print(f"\n[training] {tr['n']} SST-2 examples ({tr['tokens']} tokens), LoRA r16, 1 epoch: bare Trainer "
           f"{tr['bare_tok_s']:.0f} tok/s, harness {tr['harness_tok_s']:.0f} tok/s -> overhead {tr['overhead_pct']:+.1f}% "
           f"end to end; training loop only: {tr['bare_loop_tok_s']:.0f} vs {tr['harness_loop_tok_s']:.0f} tok/s -> "
-          f"{tr['loop_overhead_pct']:+.1f}%", flush=True)
+          f"{tr['loop_overhead_pct']:+.1f}%; training loop {tr['loop_gflops']:.0f} GFLOP/s "
+          f"({100 * tr['loop_gflops'] / mm:.0f} % of matmul)", flush=True)
 
 
 if __name__ == "__main__":

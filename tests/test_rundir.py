@@ -102,3 +102,35 @@ def test_overrides_become_a_readable_unique_directory_name():
     assert overrides_dir("method.budget_from=runs/a/seed0") == "/method.budget_from=runs_a_seed0"
     a, b = overrides_dir("x=" + "a" * 300), overrides_dir("x=" + "a" * 299 + "b")
     assert a != b and len(a) == len(b) == MAX_OVERRIDES_DIR + 1
+
+
+@pytest.mark.parametrize("sweep", ["ablation_gsm8k", "paper_gsm8k", "sst2_cpu"])
+def test_every_job_of_a_sweep_file_gets_its_own_directory(sweep):
+    """Compose every job of the sweep's grid (hydra.sweeper.params) and resolve its run directory."""
+    import itertools
+    from pathlib import Path
+
+    import yaml
+    from hydra import compose, initialize_config_dir
+    from hydra.core.hydra_config import HydraConfig
+
+    from llm2llm.config import register_configs
+
+    root = Path(__file__).resolve().parent.parent
+    params = yaml.safe_load((root / "sweeps" / f"{sweep}.yaml").read_text())["hydra"]["sweeper"]["params"]
+    grid = [[f"{k}={v}" for v in str(values).split(",")] for k, values in params.items()]
+    register_configs()
+    dirs = set()
+    with initialize_config_dir(config_dir=str(root / "sweeps"), version_base="1.3"):
+        for job in itertools.product(*grid):
+            cfg = compose(config_name=sweep, overrides=[*job, f"hydra.searchpath=[file://{root / 'conf'}]"],
+                          return_hydra_config=True)
+            HydraConfig.instance().set_config(cfg)
+            dirs.add(str(cfg.hydra.run.dir))
+    jobs = 1
+    for g in grid:
+        jobs *= len(g)
+    assert jobs > 1 and len(dirs) == jobs  # no two jobs share a directory
+    import os
+
+    assert all(d.startswith(f"{os.environ.get('LLM2LLM_RUNS_DIR', 'runs')}/{sweep}/") for d in dirs)
