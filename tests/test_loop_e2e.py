@@ -76,6 +76,7 @@ def test_end_to_end_two_iterations(finished_run):
     assert results["iterations"][0]["n_wrong"] == len(wrong)
     records = read_jsonl(run / "iter_0" / "teacher_records.jsonl")
     assert {r["parent_id"] for r in records} == wrong
+    assert added, "the teacher kept nothing: the provenance checks below would pass vacuously"
     for e in added:  # provenance
         assert e["origin"] == "teacher" and e["parent_id"] in wrong and e["iteration"] == 1
         assert e["teacher_model"] and e["answer"] == next(s["answer"] for s in seeds if s["id"] == e["parent_id"])

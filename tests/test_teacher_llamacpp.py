@@ -38,6 +38,7 @@ def test_llamacpp_sst2_augment_then_rerun_from_cache(llama_server, tmp_path):  #
         assert [x["parent_id"] for x in r1.records] == [s.id for s in seeds]
         assert all(x["status"] in ("augmented", "failed") and x["outputs"] for x in r1.records)
         assert r1.stats["kept"] + sum(r1.stats["rejected"].values()) == r1.stats["generated"]
+        assert r1.examples, r1.stats  # otherwise the provenance check below would pass vacuously
         for e in r1.examples:
             parent = next(s for s in seeds if s.id == e.parent_id)
             assert e.answer == parent.answer and e.origin == "teacher" and e.text.strip()

@@ -22,6 +22,7 @@ def test_local_teacher_on_real_sst2_seeds(tmp_path):
         r1 = teacher.augment(seeds, k=2, iteration=1, existing=train[:100], forbidden=test)
         assert r1.stats["request_errors"] == 0 and r1.stats["completion_tokens"] > 0
         assert r1.examples, r1.records                      # the small model does produce usable examples
+        assert r1.examples, r1.stats  # otherwise the checks below would pass vacuously
         for e in r1.examples:
             parent = next(s for s in seeds if s.id == e.parent_id)
             assert (e.answer, e.origin, e.teacher_model) == (parent.answer, "teacher", cfg.model)
