@@ -113,7 +113,7 @@ class TrainerConfig:
 @dataclass
 class TeacherConfig:
     name: str = MISSING
-    #: openai (the official client: OpenAI or any compatible server) | local (in-process transformers)
+    #: openai (the official client: OpenAI or any compatible server) | llamacpp (in-process GGUF) | local (in-process transformers)
     backend: str = MISSING
     model: str = MISSING
     base_url: Optional[str] = None
@@ -141,6 +141,9 @@ class TeacherConfig:
     send_seed: bool = True
     #: local backend: auto | float32 | bfloat16 | float16
     dtype: str = "auto"
+    #: constrain replies to the task's JSON shape: auto (llamacpp: yes; openai: no, the paper's plain text) |
+    #: none | json_schema (OpenAI, vLLM) | guided_json (vLLM) | json_object (llama.cpp server)
+    structured: str = "auto"
 
 
 @dataclass
@@ -299,7 +302,10 @@ def validate(cfg: DictConfig | Config) -> Config:
     _check(te.concurrency >= 1, "teacher.concurrency", f"must be >= 1, got {te.concurrency}")
     _check(obj.student.dtype in ("auto", "float32", "bfloat16", "float16"), "student.dtype",
            f"auto | float32 | bfloat16 | float16, got {obj.student.dtype!r}")
-    _check(te.backend in ("openai", "local"), "teacher.backend", f"openai | local, got {te.backend!r}")
+    _check(te.backend in ("openai", "local", "llamacpp"), "teacher.backend",
+           f"openai | llamacpp | local, got {te.backend!r}")
+    _check(te.structured in ("auto", "none", "json_schema", "guided_json", "json_object"), "teacher.structured",
+           f"auto | none | json_schema | guided_json | json_object, got {te.structured!r}")
     _check(0 < te.dedup_threshold <= 1, "teacher.dedup_threshold", "must be in (0, 1]")
     _check(te.max_reasks >= 0, "teacher.max_reasks", "must be >= 0")
     _check(obj.tracking.backend in ("wandb", "none"), "tracking.backend", f"wandb | none, got {obj.tracking.backend!r}")

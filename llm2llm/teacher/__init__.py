@@ -6,11 +6,14 @@
     teacher.close()
 
 Backends: the official ``openai`` client (OpenAI, or any OpenAI-compatible server via base_url:
-vLLM, llama.cpp, Ollama) and an in-process transformers model. Every call goes through one
-persistent SQLite cache. Prompts are YAML templates under ``llm2llm/prompts/``.
+vLLM, llama.cpp, Ollama), an in-process llama.cpp model (a GGUF) and an in-process transformers
+model. Replies can be constrained to the task's JSON shape (llm2llm.teacher.structured). Every
+call goes through one persistent cache (llm2llm.teacher.cache). Prompts are YAML templates under
+``llm2llm/prompts/``.
 """
 
-from llm2llm.teacher.backends import Backend, GenRequest, Generation, LocalBackend, OpenAIBackend, RequestFailed, TeacherError
+from llm2llm.teacher.backends import (Backend, GenRequest, Generation, LlamaCppBackend, LocalBackend, OpenAIBackend,
+                                      RequestFailed, TeacherError)
 from llm2llm.teacher.cache import TeacherCache, cache_key
 from llm2llm.teacher.core import AugmentResult, Teacher
 from llm2llm.teacher.dedup import NearDuplicateIndex, rouge_l
@@ -18,7 +21,7 @@ from llm2llm.teacher.formats import Parsed, Rejected, check_calculations, parse_
 from llm2llm.teacher.prompts import load_template, placeholders
 
 __all__ = [
-    "AugmentResult", "Backend", "GenRequest", "Generation", "LocalBackend", "NearDuplicateIndex", "OpenAIBackend", "RequestFailed",
+    "AugmentResult", "Backend", "GenRequest", "Generation", "LlamaCppBackend", "LocalBackend", "NearDuplicateIndex", "OpenAIBackend", "RequestFailed",
     "Parsed", "Rejected", "Teacher", "TeacherCache", "TeacherError", "cache_key", "check_calculations",
     "load_template", "parse_output", "placeholders", "rouge_l",
 ]

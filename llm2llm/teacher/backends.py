@@ -35,6 +35,7 @@ class BadResponse(Exception):
 class GenRequest:
     key: str                         # the cache key (also seeds sampling)
     messages: list[dict[str, str]]
+    schema: dict[str, Any] | None = None  # constrain the reply to this JSON schema (llm2llm.teacher.structured)
 
 
 @dataclass(frozen=True)
@@ -69,6 +70,10 @@ def seed_of(key: str) -> int:
 
 
 class Backend:
+    def supports_schema(self) -> bool:
+        """Whether this backend, as configured, can constrain a reply to a JSON schema."""
+        return False
+
     def check_ready(self) -> None:
         raise NotImplementedError
 
@@ -82,6 +87,18 @@ class Backend:
 
 
 # ------------------------------------------------------------------------------ OpenAI
+def structured_request(how: str, schema: dict[str, Any]) -> dict[str, Any]:
+    """The request fields that constrain a reply to ``schema``, by server kind (teacher.structured)."""
+    if how == "json_schema":  # OpenAI (and vLLM, llama.cpp server in recent versions)
+        return {"response_format": {"type": "json_schema",
+                                    "json_schema": {"name": "example", "schema": schema, "strict": True}}}
+    if how == "guided_json":  # vLLM's guided decoding
+        return {"extra_body": {"guided_json": schema}}
+    if how == "json_object":  # llama.cpp's server: a JSON object constrained by a schema
+        return {"response_format": {"type": "json_object", "schema": schema}}
+    raise TeacherError(f"teacher.structured: auto | none | json_schema | guided_json | json_object, got {how!r}")
+
+
 class OpenAIBackend(Backend):
     """``AsyncOpenAI`` with a concurrency limit.
 
@@ -98,6 +115,10 @@ class OpenAIBackend(Backend):
         self._key = os.environ.get(cfg.api_key_env) or None
         self._loop = asyncio.new_event_loop()
         self._client: Any = None
+
+    def supports_schema(self) -> bool:
+        """Only when asked for (``auto`` keeps the paper's plain text: gpt-3.5-turbo has no json_schema)."""
+        return getattr(self.cfg, "structured", "auto") not in ("auto", "none")
 
     @property
     def where(self) -> str:
@@ -187,6 +208,8 @@ class OpenAIBackend(Backend):
                                       top_p=self.cfg.top_p, max_tokens=self.cfg.max_tokens, n=1)
         if getattr(self.cfg, "send_seed", True):
             kwargs["seed"] = seed_of(req.key)
+        if req.schema is not None:
+            kwargs.update(structured_request(self.cfg.structured, req.schema))
         try:
             resp = await client.chat.completions.create(**kwargs)
         except (openai.APIResponseValidationError, ValueError) as e:  # 2xx with a body that is not JSON / not a completion
@@ -296,9 +319,80 @@ class LocalBackend(Backend):
         return gens
 
 
+class LlamaCppBackend(Backend):
+    """A GGUF model in-process through llama-cpp-python (default: the embedded SmolLM2-135M-Instruct).
+
+    Requests run one after another (llama-cpp-python's chat API decodes one sequence at a time);
+    each is seeded from its cache key and starts from an empty KV state, so its text depends on
+    the request alone: the same key gives the same text, whatever else was asked before or is
+    already cached. A JSON schema becomes a grammar that constrains decoding.
+    """
+
+    def __init__(self, cfg: Any, cache_dir: str) -> None:
+        self.cfg = cfg
+        self.cache_dir = cache_dir
+        self.llm: Any = None
+
+    def supports_schema(self) -> bool:
+        return getattr(self.cfg, "structured", "auto") != "none"
+
+    def check_ready(self) -> None:
+        self._load()
+
+    def _load(self) -> None:
+        if self.llm is not None:
+            return
+        from pathlib import Path
+
+        try:
+            from llama_cpp import Llama
+        except ImportError:
+            raise TeacherError("teacher.backend=llamacpp needs llama-cpp-python (pip install '.[llamacpp]')") from None
+        from llm2llm.models import EMBEDDED_PREFIX, embedded_gguf
+
+        model = str(self.cfg.model)
+        path = embedded_gguf(model[len(EMBEDDED_PREFIX):]) if model.startswith(EMBEDDED_PREFIX) else Path(model).expanduser()
+        if not Path(path).is_file():
+            raise TeacherError(f"teacher.model: {path} is not a GGUF file (or embedded:<name>)")
+        self.llm = Llama(model_path=str(path), n_ctx=2048, n_threads=os.cpu_count() or 1, seed=0, verbose=False)
+        log.info("llama.cpp teacher %s loaded from %s", model, path)
+
+    def generate(self, requests: list[GenRequest], on_done: OnDone) -> list[Result]:
+        self._load()
+        results: list[Result] = []
+        for req in requests:
+            try:
+                gen = self._one(req)
+            except Exception as e:  # one failed request never stops the others
+                results.append(e)
+                continue
+            results.append(gen)
+            on_done(req, gen)
+        return results
+
+    def _one(self, req: GenRequest) -> Generation:
+        self.llm.reset()  # no KV state carried over from the previous request
+        kwargs: dict[str, Any] = dict(messages=req.messages, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
+                                      max_tokens=self.cfg.max_tokens, seed=seed_of(req.key))
+        if req.schema is not None:
+            kwargs["response_format"] = {"type": "json_object", "schema": req.schema}
+        resp = self.llm.create_chat_completion(**kwargs)
+        choice, usage = resp["choices"][0], resp.get("usage") or {}
+        return Generation(text=(choice["message"].get("content") or "").strip(), finish_reason=choice.get("finish_reason"),
+                          prompt_tokens=int(usage.get("prompt_tokens", 0)),
+                          completion_tokens=int(usage.get("completion_tokens", 0)))
+
+    def close(self) -> None:
+        if self.llm is not None:
+            self.llm.close()
+            self.llm = None
+
+
 def make_backend(cfg: Any, cache_dir: str) -> Backend:
     if cfg.backend == "openai":
         return OpenAIBackend(cfg)
     if cfg.backend == "local":
         return LocalBackend(cfg, cache_dir)
-    raise TeacherError(f"teacher.backend must be 'openai' or 'local', got {cfg.backend!r}")
+    if cfg.backend == "llamacpp":
+        return LlamaCppBackend(cfg, cache_dir)
+    raise TeacherError(f"teacher.backend must be 'openai', 'local' or 'llamacpp', got {cfg.backend!r}")

@@ -35,6 +35,7 @@ from typing import Any
 
 from llm2llm.example import Example
 from llm2llm.tasks.base import Task
+from llm2llm.teacher import structured
 from llm2llm.teacher.backends import Backend, GenRequest, Generation, Result, make_backend
 from llm2llm.teacher.cache import TeacherCache, cache_key
 from llm2llm.teacher.dedup import NearDuplicateIndex
@@ -56,6 +57,7 @@ class _State:
     """Book-keeping for one input example during a call."""
     parent: Example
     messages: list[dict[str, str]]
+    schema: dict[str, Any] | None = None  # the reply's JSON schema (constrained decoding), or None: plain text
     next_sample: int = 0
     kept: list[Example] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
@@ -131,7 +133,7 @@ class Teacher:
         known = NearDuplicateIndex((e.text for e in existing), threshold)
         test = NearDuplicateIndex((e.text for e in forbidden), threshold)
         template = self.templates[mode]
-        states = [_State(ex, template.render(placeholders(self.task, ex))) for ex in inputs]
+        states = [self._state(ex, template, mode) for ex in inputs]
 
         for _round in range(1 + self.cfg.max_reasks):
             todo: list[tuple[_State, int]] = []
@@ -141,8 +143,8 @@ class Teacher:
                 st.next_sample += max(need, 0)
             if not todo:
                 break
-            results = self._generate([(st.messages, {"iteration": iteration, "parent": st.parent.id, "sample": s})
-                                      for st, s in todo], stats)
+            results = self._generate([(st.messages, {"iteration": iteration, "parent": st.parent.id, "sample": s},
+                                       st.schema) for st, s in todo], stats)
             for (st, sample), res in zip(todo, results):  # input order: deterministic dedup decisions
                 st.requests += 1
                 if isinstance(res, BaseException):
@@ -152,8 +154,14 @@ class Teacher:
                 stats["generated"] += 1
                 st.outputs.append(res.text)
                 try:
-                    parsed = parse_output(res.text, st.parent, self.task, mode, self.cfg.check_calculations,
-                                          truncated=res.finish_reason == "length")
+                    text = res.text
+                    if st.schema is not None:
+                        try:
+                            text = structured.to_plain(text, self.task, st.parent)
+                        except (ValueError, KeyError, TypeError) as e:
+                            raise Rejected("bad_json", str(e)[:100]) from None
+                    parsed = parse_output(text, st.parent, self.task, mode, self.cfg.check_calculations,
+                                          truncated=res.finish_reason == "length" and st.schema is None)
                     if test.match(parsed.text):
                         raise Rejected("contaminated", "copies a test example")
                     if known.match(parsed.text):
@@ -188,12 +196,23 @@ class Teacher:
                  stats["rejected"], stats["cost_usd"], stats["wall_s"])
         return AugmentResult(examples=examples, records=records, stats=stats)
 
-    def _generate(self, items: list[tuple[list[dict[str, str]], dict[str, Any]]], stats: dict[str, Any]) -> list[Result]:
-        """One result per (messages, request identity): from the cache, else from the backend (and cached)."""
+    def _state(self, ex: Example, template: PromptTemplate, mode: str) -> _State:
+        """An input's rendered prompt, with its JSON schema where the backend can constrain the reply."""
+        messages = template.render(placeholders(self.task, ex))
+        schema = structured.schema_for(self.task, ex, mode) if self.backend.supports_schema() else None
+        if schema is not None:
+            messages = messages[:-1] + [{**messages[-1], "content": messages[-1]["content"]
+                                         + structured.instruction(self.task, ex, schema)}]
+        return _State(ex, messages, schema)
+
+    def _generate(self, items: list[tuple[list[dict[str, str]], dict[str, Any], dict[str, Any] | None]],
+                  stats: dict[str, Any]) -> list[Result]:
+        """One result per (messages, request identity, schema): from the cache, else from the backend (and cached)."""
         cfg = self.cfg
         payloads = [{"backend": cfg.backend, "model": cfg.model, "messages": m, "temperature": cfg.temperature,
-                     "top_p": cfg.top_p, "max_tokens": cfg.max_tokens, "run_seed": self.run_seed, **ident}
-                    for m, ident in items]
+                     "top_p": cfg.top_p, "max_tokens": cfg.max_tokens, "run_seed": self.run_seed, **ident,
+                     **({"schema": schema} if schema is not None else {})}
+                    for m, ident, schema in items]
         keys = [cache_key(p) for p in payloads]
         found = self.cache.get_many(keys)
         by_key: dict[str, Result] = {k: Generation(**v) for k, v in found.items()}
@@ -201,7 +220,7 @@ class Teacher:
         payload_of = dict(zip(keys, payloads))
         for key, payload in zip(keys, payloads):
             if key not in by_key and key not in missing:
-                missing[key] = GenRequest(key=key, messages=payload["messages"])
+                missing[key] = GenRequest(key=key, messages=payload["messages"], schema=payload.get("schema"))
         stats["requests"] += len(keys)
         stats["cache_misses"] += len(missing)
         stats["cache_hits"] += len(keys) - len(missing)

@@ -1,0 +1,70 @@
+"""The embedded teacher: in-process llama.cpp (JSON-constrained) vs the transformers teacher.
+
+Same seeds, same prompts, one run: completion tokens per second of each backend and their ratio,
+and the kept rate (examples kept / examples wanted, and kept / generated) on SST-2, TREC and GSM8K
+seeds. The seeds are a seeded random draw of ``--seeds`` train examples (seed 0), not the student's
+wrong seeds: that would need a trained student per task (say so when quoting the figures).
+
+    python benchmarks/bench_teacher.py [--seeds 16] [--tasks sst2,trec,gsm8k] [--quick]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import tempfile
+import time
+from pathlib import Path
+
+from omegaconf import OmegaConf
+
+from llm2llm.config import TaskConfig, TeacherConfig
+from llm2llm.sampling import seed_set
+from llm2llm.tasks import build_task
+from llm2llm.teacher import Teacher
+
+DATA_DIR = os.environ.get("LLM2LLM_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
+CACHE_DIR = os.environ.get("LLM2LLM_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "llm2llm"))
+BACKENDS = {
+    "llamacpp (JSON)": dict(name="local-smollm2-llamacpp", backend="llamacpp"),
+    "transformers": dict(name="local-smollm2", backend="local", batch_size=8, dtype="float32"),
+}
+
+
+def run(task_name: str, n: int, backend: dict, max_tokens: int) -> dict:
+    task = build_task(OmegaConf.structured(TaskConfig(name=task_name)), DATA_DIR)
+    train, test = task.load("train"), task.load("test")
+    seeds = seed_set(train, n, 0)
+    cfg = TeacherConfig(model="embedded:smollm2-135m-instruct", temperature=1.0, max_tokens=max_tokens, max_reasks=0,
+                        cache_path=tempfile.mkdtemp(prefix="bench-teacher-"), **backend)
+    with Teacher(cfg, task, CACHE_DIR) as teacher:
+        teacher.check_ready()
+        t0 = time.perf_counter()
+        r = teacher.augment(seeds, k=1, iteration=1, existing=seeds, forbidden=test)
+        wall = time.perf_counter() - t0
+    return {"kept": len(r.examples), "wanted": len(seeds), "generated": r.stats["generated"],
+            "tokens": r.stats["completion_tokens"], "tok_s": r.stats["completion_tokens"] / wall,
+            "rejected": r.stats["rejected"], "wall_s": wall}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--seeds", type=int, default=16)
+    ap.add_argument("--tasks", default="sst2,trec,gsm8k")
+    ap.add_argument("--quick", action="store_true", help="4 seeds, SST-2 only")
+    a = ap.parse_args()
+    tasks = ["sst2"] if a.quick else a.tasks.split(",")
+    n = 4 if a.quick else a.seeds
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {n} seeded random train examples per task")
+    for task in tasks:
+        rows = {name: run(task, n, b, 320 if task == "gsm8k" else 160) for name, b in BACKENDS.items()}
+        for name, r in rows.items():
+            print(f"[{task}] {name:16s} kept {r['kept']}/{r['wanted']} ({100 * r['kept'] / r['wanted']:.0f} %), "
+                  f"kept/generated {r['kept']}/{r['generated']}, {r['tok_s']:.1f} completion tok/s "
+                  f"({r['tokens']} tokens, {r['wall_s']:.0f} s), rejected {r['rejected']}", flush=True)
+        a_, b_ = rows["llamacpp (JSON)"], rows["transformers"]
+        print(f"[{task}] tokens/s llama.cpp / transformers = {a_['tok_s'] / max(b_['tok_s'], 1e-9):.1f}x", flush=True)
+
+
+if __name__ == "__main__":
+    main()
