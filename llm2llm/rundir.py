@@ -14,7 +14,7 @@ Layout (``<run>`` is Hydra's output dir)::
     RUNNING                the claim of the job working in the directory (host, pid, start time)
     FAILED.txt             why the last attempt failed (a multirun goes on with its other jobs)
 
-One directory, one job: ``claim`` creates ``RUNNING`` with ``O_CREAT | O_EXCL``, which is atomic on
+One directory, one job: ``acquire`` creates ``RUNNING`` with ``O_CREAT | O_EXCL``, which is atomic on
 local filesystems and on NFS v3+, so two jobs started at the same moment (on one node or two) can
 never both hold it. A claim left behind by a killed job on this host (its pid is gone) is taken
 over, so resuming a killed run needs nothing; one from another host is refused until it is older
@@ -110,12 +110,16 @@ class RunDir:
     def _holder(lock: Path) -> dict[str, Any] | None:
         """The live holder of a claim, or None after removing a stale one."""
         try:
-            holder = json.loads(lock.read_text() or "{}")
+            holder = json.loads(lock.read_text())
         except FileNotFoundError:
             return None
-        except json.JSONDecodeError:  # a claim being written right now, or a torn one
-            if time.time() - lock.stat().st_mtime < 60:
-                return {"host": "?", "pid": "?", "since": lock.stat().st_mtime}
+        except json.JSONDecodeError:  # a claim being written right now (still empty), or a torn one
+            try:
+                age = time.time() - lock.stat().st_mtime
+            except FileNotFoundError:
+                return None
+            if age < 60:
+                return {"host": "?", "pid": "?", "since": time.time() - age}
             holder = {}
         stale_after = float(os.environ.get("LLM2LLM_STALE_CLAIM_HOURS", "48")) * 3600
         same_host = holder.get("host") == socket.gethostname()

@@ -134,3 +134,13 @@ def test_every_job_of_a_sweep_file_gets_its_own_directory(sweep):
     import os
 
     assert all(d.startswith(f"{os.environ.get('LLM2LLM_RUNS_DIR', 'runs')}/{sweep}/") for d in dirs)
+
+
+def test_a_claim_still_being_written_is_respected(tmp_path):
+    from llm2llm.rundir import CLAIM_FILE, RunDirHeld
+
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / CLAIM_FILE).write_text("")  # another job has created it and not yet written into it
+    with pytest.raises(RunDirHeld):
+        RunDir(tmp_path / "run").acquire()
+    assert (tmp_path / "run" / CLAIM_FILE).exists()
