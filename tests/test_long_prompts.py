@@ -53,7 +53,7 @@ def test_many_labels_are_left_out_of_the_prompt_by_default(tmp_path):
 @pytest.mark.slow
 def test_prompts_longer_than_max_length_still_train_on_every_target(tmp_path, tiny_llama):
     from llm2llm.student import Student
-    from llm2llm.student.data import encode, prompt_ids, target_ids
+    from llm2llm.student.data import IGNORE_INDEX, encode, prompt_ids, target_ids
 
     task = many_label_task(tmp_path, "true")  # the whole label list in every prompt: ~600 tokens
     student = Student(StudentConfig(name="t", model=tiny_llama, dtype="float32", max_length=256,
@@ -64,14 +64,46 @@ def test_prompts_longer_than_max_length_still_train_on_every_target(tmp_path, ti
     for e in examples:
         enc = encode(student.tokenizer, task, e, 256)
         t = target_ids(student.tokenizer, task.target(e))
-        assert len(enc["input_ids"]) == 256 and enc["labels"][-len(t):] == t  # the target, end-of-turn included
+        assert len(enc["input_ids"]) <= 256 and enc["labels"][-len(t):] == t  # the target, end-of-turn included
+        assert student.tokenizer.decode(t).endswith(e.answer + "<|im_end|>")
+        assert all(l == IGNORE_INDEX for l in enc["labels"][:-len(t)])  # and nothing but the target is learned
     ckpt = student.train(examples, tmp_path / "ckpt")
     summary = student.training_summary(ckpt)
     # 16 examples, batch 4, 2 epochs = 8 updates; 10 % warmup -> ceil(0.8) = 1 step ramps up from lr 0
     assert summary["optimizer_updates"] == 8 and summary["updates_at_lr0"] == 1 and summary["real_updates"] == 7
-    assert summary["train_loss"] > 1.0 and summary["target_tokens"] > 16
+    assert summary["epochs"] == 2.0 and summary["examples"] == 16 and summary["target_tokens"] > 16
+    assert summary["train_loss"] > 1.0 and summary["last_logged_loss"] > 0 and summary["mean_grad_norm"] > 0
     log = json.loads((Path(ckpt) / "train_log.json").read_text())
     assert any(r.get("grad_norm", 0) > 0 for r in log)
+
+
+@pytest.mark.slow
+def test_training_generation_and_scoring_see_the_same_cut_prompt(tmp_path, tiny_llama, monkeypatch):
+    """A prompt longer than max_length is cut at the same token wherever the model reads it."""
+    from llm2llm.models import load_model, load_tokenizer
+    from llm2llm.student import predict
+    from llm2llm.student.data import encode, fit_prompt, prompt_ids, target_ids
+
+    task = many_label_task(tmp_path, "true")
+    model, tok = load_model(tiny_llama, "float32"), load_tokenizer(tiny_llama)
+    examples = task.load("test")[:4]
+    seen: list[list[int]] = []
+
+    def spy(ids, budget):  # the real cut, recorded
+        out = fit_prompt(ids, budget)
+        seen.append(out)
+        return out
+
+    monkeypatch.setattr(predict, "fit_prompt", spy)
+    predict.generate(model, tok, task, examples, batch_size=4, max_new_tokens=task.cfg.max_new_tokens, max_length=256)
+    predict.score_labels(model, tok, task, examples, batch_size=4, max_length=256)
+    trained = []
+    for e in examples:
+        enc, n_target = encode(tok, task, e, 256), len(target_ids(tok, task.target(e)))
+        assert n_target <= task.cfg.max_new_tokens
+        trained.append(enc["input_ids"][:-n_target])
+    assert all(len(prompt_ids(tok, task, e)) > len(p) for e, p in zip(examples, trained))  # really cut
+    assert seen == trained + trained  # generation, then label scoring: token for token what training saw
 
 
 @pytest.mark.slow

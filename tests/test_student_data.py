@@ -12,7 +12,7 @@ from student_fixtures import cache_dir, smollm2_path, sst2_task  # noqa: F401  (
 
 from llm2llm.errors import ConfigError
 from llm2llm.student.data import (IGNORE_INDEX, PadCollator, TargetTooLong, encode, end_of_turn_id, fit_prompt,
-                                  prompt_ids, target_ids)
+                                  prompt_budget, prompt_ids, target_ids)
 from llm2llm.student.distributed import launch_commands
 from llm2llm.student.train import gradient_accumulation, resolve_deepspeed_config
 
@@ -46,11 +46,22 @@ def test_a_long_prompt_loses_its_start_never_its_target(tok):
     task = sst2_task()
     ex = task.load("train")[0]
     full, target = prompt_ids(tok, task, ex), target_ids(tok, task.target(ex))
+    budget = 20 - task.cfg.max_new_tokens  # evaluation keeps this much prompt: the rest is room to generate
+    assert len(target) <= task.cfg.max_new_tokens and len(full) > budget and prompt_budget(task, 20) == budget
     enc = encode(tok, task, ex, max_length=20)
-    assert len(enc["input_ids"]) == len(enc["labels"]) == 20 and enc["prompt_cut"] == len(full) + len(target) - 20
+    assert len(enc["input_ids"]) == len(enc["labels"]) == budget + len(target) and enc["prompt_cut"] == len(full) - budget
     assert enc["labels"][-len(target):] == target == enc["input_ids"][-len(target):]  # the whole target, stop included
-    assert enc["input_ids"][:-len(target)] == full[-(20 - len(target)):]            # the end of the prompt survives
-    assert enc["input_ids"][:-len(target)] == fit_prompt(full, 20 - len(target))   # as evaluation cuts it
+    assert enc["input_ids"][:-len(target)] == full[-budget:] == fit_prompt(full, budget)  # the end of the prompt survives
+    assert all(l == IGNORE_INDEX for l in enc["labels"][:-len(target)])
+
+
+def test_a_target_longer_than_the_generation_room_takes_more_of_the_prompt(tok):
+    task = sst2_task()
+    ex = task.load("train")[0].derive(answer="positive " * 12)  # a 12-word target: more than max_new_tokens=8
+    full, target = prompt_ids(tok, task, ex), target_ids(tok, task.target(ex))
+    assert len(target) > task.cfg.max_new_tokens
+    enc = encode(tok, task, ex, max_length=40)
+    assert enc["input_ids"] == full[-(40 - len(target)):] + target and len(enc["input_ids"]) == 40
 
 
 def test_a_target_that_cannot_fit_is_one_clear_error(tok):

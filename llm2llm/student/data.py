@@ -79,10 +79,22 @@ def fit_prompt(ids: list[int], budget: int) -> list[int]:
     """A prompt cut to ``budget`` tokens by dropping its start, the same way for training and evaluation.
 
     The end holds what matters most and what the model answers from: the input itself (the
-    question, the sentence) and the chat template's generation prompt (``<|im_start|>assistant``).
-    What goes first is the system prompt and the instruction, shared by every example.
+    question, the sentence) and the chat template's generation prompt (``<|im_start|>assistant``),
+    which must stay. What goes first is the system prompt and the instruction, shared by every
+    example (for classification the label list sits there too: see task.list_labels).
     """
     return ids if len(ids) <= budget else ids[len(ids) - max(budget, 1):]
+
+
+def prompt_budget(task: Any, max_length: int, answer_tokens: int = 0) -> int:
+    """How many prompt tokens are kept: ``max_length`` minus the room left for the answer.
+
+    The room is ``task.max_new_tokens`` (what evaluation may generate) so that training,
+    generation, label scoring and per-example losses cut a long prompt at the same token; only an
+    answer longer than that (a long training target, a long label) takes more room.
+    """
+    room = max(int(getattr(task.cfg, "max_new_tokens", 0) or 0), answer_tokens)
+    return max(1, max_length - room)
 
 
 class TargetTooLong(DataError):
@@ -93,15 +105,16 @@ def encode(tokenizer: Any, task: Any, example: Example, max_length: int) -> dict
     """``input_ids`` = prompt + target + end-of-turn; ``labels`` = -100 on the prompt, ids elsewhere.
 
     The target is never cut (a cut target trains on nothing, or teaches the model not to stop): a
-    sequence longer than ``max_length`` loses the start of its prompt (``fit_prompt``), and an
-    example whose target cannot fit with at least one prompt token is an error.
+    sequence longer than ``max_length`` loses the start of its prompt (``fit_prompt`` to
+    ``prompt_budget``, the cut evaluation makes), and an example whose target cannot fit with at
+    least one prompt token is an error.
     """
     t = target_ids(tokenizer, task.target(example))
     if len(t) >= max_length:
         raise TargetTooLong(f"example {example.id}: its target is {len(t)} tokens, student.max_length={max_length} "
                             "leaves no room for the prompt; raise student.max_length")
     full = prompt_ids(tokenizer, task, example)
-    p = fit_prompt(full, max_length - len(t))
+    p = fit_prompt(full, prompt_budget(task, max_length, len(t)))
     return {"input_ids": p + t, "labels": [IGNORE_INDEX] * len(p) + t, "prompt_cut": len(full) - len(p)}
 
 

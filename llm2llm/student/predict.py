@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Sequence
 
 from llm2llm.example import Example
-from llm2llm.student.data import IGNORE_INDEX, encode, end_of_turn_id, fit_prompt, prompt_ids, target_ids
+from llm2llm.student.data import (IGNORE_INDEX, encode, end_of_turn_id, fit_prompt, prompt_budget, prompt_ids,
+                                  target_ids)
 
 
 @dataclass
@@ -55,7 +56,7 @@ def generate(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example],
 
     import torch
 
-    budget = max(1, max_length - max_new_tokens)
+    budget = prompt_budget(task, max_length, max_new_tokens)
     prompts = [fit_prompt(prompt_ids(tokenizer, task, ex), budget) for ex in examples]  # as in training
     stop = sorted({tokenizer.eos_token_id, end_of_turn_id(tokenizer)})
     sampling = dict(do_sample=True, temperature=temperature, top_p=top_p) if do_sample else dict(do_sample=False)
@@ -137,7 +138,7 @@ def score_labels(model: Any, tokenizer: Any, task: Any, examples: Sequence[Examp
         if targets not in conts_cache:
             conts_cache[targets] = [target_ids(tokenizer, t) for t in targets]
         conts_of.append(conts_cache[targets])
-        budget = max(1, max_length - max(len(c) for c in conts_of[-1]))  # each label continues the prompt alone
+        budget = prompt_budget(task, max_length, max(len(c) for c in conts_of[-1]))  # a label continues the prompt alone
         prompts.append(fit_prompt(prompt_ids(tokenizer, task, ex), budget))
     device = model.device
     dtype = next(model.parameters()).dtype

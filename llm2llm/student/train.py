@@ -222,18 +222,27 @@ def is_oom(e: BaseException) -> bool:
 
 
 def _summary(trainer: Any, lrs: list[float], rows: list[dict[str, Any]], loss: float) -> dict[str, Any]:
-    """What one training run did (read back by Student.training_summary, logged per iteration)."""
+    """What one training run did (``<checkpoint>/training.json``, read back by Student.training_summary and
+    logged in each iteration's metrics): optimizer updates and how many ran at lr 0 (the first warmup
+    step does), data seen, losses and gradient norms as the Trainer logged them, and the dtypes of
+    what the optimizer updates (fp32 master weights and state, whatever the compute dtype)."""
     opt = trainer.optimizer
     opt = getattr(opt, "optimizer", opt)  # accelerate / DeepSpeed wrappers
     state_dtypes = sorted({str(v.dtype) for st in getattr(opt, "state", {}).values() for v in st.values()
                            if hasattr(v, "dtype") and getattr(v, "dim", lambda: 0)() > 0})
     trainable = sorted({str(p.dtype) for p in trainer.model.parameters() if p.requires_grad})
+    logged = [r for r in trainer.state.log_history if "loss" in r]
+    norms = [float(r["grad_norm"]) for r in logged if r.get("grad_norm") is not None]
     at_zero = sum(lr == 0.0 for lr in lrs)
     return {"optimizer_updates": len(lrs), "updates_at_lr0": at_zero, "real_updates": len(lrs) - at_zero,
-            "max_lr": max(lrs, default=0.0), "examples": len(rows),
+            "max_lr": max(lrs, default=0.0), "epochs": float(trainer.state.epoch or 0.0), "examples": len(rows),
+            "tokens": sum(len(r["input_ids"]) for r in rows),
             "target_tokens": sum(sum(l != IGNORE_INDEX for l in r["labels"]) for r in rows),
-            "train_loss": loss, "trainable_dtypes": trainable, "optimizer_state_dtypes": state_dtypes,
-            "bf16_autocast": bool(trainer.args.bf16)}
+            "train_loss": loss, "last_logged_loss": float(logged[-1]["loss"]) if logged else None,
+            "mean_grad_norm": sum(norms) / len(norms) if norms else None,
+            "last_grad_norm": norms[-1] if norms else None,
+            "processes": trainer.args.world_size, "trainable_dtypes": trainable,
+            "optimizer_state_dtypes": state_dtypes, "bf16_autocast": bool(trainer.args.bf16)}
 
 
 def run_training(spec: TrainSpec) -> None:
