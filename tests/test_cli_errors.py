@@ -137,3 +137,34 @@ def test_unreachable_teacher_fails_before_training(tmp_path, data_dir):
     line = error_line(proc)
     assert f"127.0.0.1:{port}" in line
     assert not (tmp_path / "run" / "iter_0").exists()
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("trainer.learning_rate=-2e-5", "trainer.learning_rate: must be > 0, got -2e-05"),
+    ("trainer.epochs=0", "trainer.epochs: must be > 0 (or set trainer.max_steps), got 0.0"),
+    ("teacher.temperature=-0.5", "teacher.temperature: must be >= 0, got -0.5"),
+    ("trainer.temperature=-1", "trainer.temperature: must be >= 0, got -1.0"),
+    ("trainer.top_p=1.5", "trainer.top_p: must be in (0, 1], got 1.5"),
+    ("trainer.warmup_ratio=-0.1", "trainer.warmup_ratio: must be in [0, 1), got -0.1"),
+    ("student.max_length=0", "student.max_length: must be >= 2, got 0"),
+    ("trainer.per_device_batch_size=0", "trainer.per_device_batch_size: must be >= 1"),
+])
+def test_numeric_settings_that_cannot_work_fail_at_start_up(tmp_path, override, expected):
+    earlier = tmp_path / "run" / "results.json"
+    earlier.parent.mkdir()
+    earlier.write_text('{"earlier": true}')
+    line = error_line(run_train(*jsonl_task(tmp_path, GOOD), override, tmp_path=tmp_path))
+    assert line == f"error: {expected}"
+    assert earlier.read_text() == '{"earlier": true}'
+    assert {p.name for p in (tmp_path / "run").iterdir()} - {".hydra", "train.log"} == {"results.json"}
+
+
+def test_labels_inferred_from_a_train_file_with_a_bom_are_recorded(tmp_path):
+    """No task.labels: the label set comes from the train file (sorted) and lands in config.json."""
+    overrides = [o for o in jsonl_task(tmp_path, b"\xef\xbb\xbf" + GOOD + b'{"text": "c", "label": "maybe"}\n')
+                 if not o.startswith("task.labels=")]
+    proc = run_train(*overrides, "method=finetune", tmp_path=tmp_path)
+    assert "/nonexistent/model" in error_line(proc)  # it got as far as loading the student: the data was fine
+    assert "3 labels inferred from" in proc.stdout and "maybe, no, yes" in proc.stdout
+    config = json.loads((tmp_path / "run" / "config.json").read_text())
+    assert config["task"]["labels"] == ["maybe", "no", "yes"]

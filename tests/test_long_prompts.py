@@ -122,15 +122,25 @@ def test_a_run_smaller_than_one_batch_warns_that_it_barely_trained(tmp_path, tin
 
 
 @pytest.mark.slow
-def test_bf16_training_keeps_fp32_master_weights_and_optimizer_state(tmp_path, tiny_llama):
-    """student.dtype=bfloat16 (as llama2-7b) with bf16 training: the optimizer must update fp32 weights."""
+@pytest.mark.parametrize("lora", [False, True])
+def test_bf16_training_keeps_fp32_master_weights_and_optimizer_state(tmp_path, tiny_llama, lora):
+    """student.dtype=bfloat16 (as llama2-7b) with bf16 training: the optimizer must update fp32 weights
+    (full fine-tune: the whole model; LoRA: the adapters over a frozen bf16 base), with bf16 autocast."""
+    import torch
+    from safetensors import safe_open
+
     from llm2llm.student import Student
 
     task = many_label_task(tmp_path, "false")
     student = Student(StudentConfig(name="t", model=tiny_llama, dtype="bfloat16", max_length=128,
-                                    lora=LoraConfig(enabled=False)),
+                                    lora=LoraConfig(enabled=lora, r=4, alpha=8, target_modules=["q_proj", "v_proj"])),
                       trainer_cfg(epochs=1, per_device_batch_size=4, bf16="true"), task, str(tmp_path), seed=0)
     ckpt = student.train(task.load("train")[:8], tmp_path / "ckpt")
     s = student.training_summary(ckpt)
-    assert s["bf16_autocast"] is True
+    assert s["bf16_autocast"] is True and s["optimizer_updates"] == 2
     assert s["trainable_dtypes"] == ["torch.float32"] and s["optimizer_state_dtypes"] == ["torch.float32"]
+    weights = next(Path(ckpt).glob("*.safetensors"))
+    with safe_open(str(weights), "pt") as f:  # saved for inference in student.dtype (full), adapters as trained
+        saved = {f.get_tensor(k).dtype for k in f.keys()}
+    assert saved == ({torch.float32} if lora else {torch.bfloat16})
+    assert next(student._model(ckpt).parameters()).dtype == torch.bfloat16  # evaluation loads student.dtype

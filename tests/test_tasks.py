@@ -120,3 +120,14 @@ def test_prompts_show_the_label_set_and_the_input(splits):
     task, train, _ = splits["casehold"]
     prompt = task.prompt(train[0])
     assert all(c in prompt for c in train[0].choices)
+
+
+def test_label_and_text_files_with_a_byte_order_mark(tmp_path):
+    """A label file saved by a Windows editor starts with a UTF-8 BOM: it is not part of the first label."""
+    for split in ("train", "test"):
+        folder = tmp_path / "snips" / split
+        folder.mkdir(parents=True)
+        (folder / "seq.in").write_bytes(b"\xef\xbb\xbfplay some jazz\r\nwill it rain\r\n")
+        (folder / "label").write_bytes(b"\xef\xbb\xbfPlayMusic\r\nGetWeather\r\n")
+    examples = build_task(TaskConfig(name="snips"), str(tmp_path)).load("train")
+    assert [(e.text, e.answer) for e in examples] == [("play some jazz", "PlayMusic"), ("will it rain", "GetWeather")]

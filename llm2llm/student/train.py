@@ -194,6 +194,16 @@ def training_dtype(spec: TrainSpec) -> str:
     return spec.student["dtype"] if spec.student["lora"]["enabled"] else "float32"
 
 
+def _to_inference_dtype(spec: TrainSpec, model: Any) -> None:
+    """A full fine-tune trained on fp32 master weights is saved in ``student.dtype`` (what evaluation
+    loads; a 7B checkpoint per iteration is 13 GiB in bf16, not 27). DeepSpeed saves its own 16-bit
+    copy, and a LoRA adapter is small: both are left as they are."""
+    from llm2llm.models import torch_dtype
+
+    if not spec.student["lora"]["enabled"] and spec.deepspeed is None:
+        model.to(torch_dtype(spec.student["dtype"]))
+
+
 def _build_model(spec: TrainSpec) -> Any:
     lora = spec.student["lora"]
     full_init = spec.init_from if spec.init_from and not lora["enabled"] else None
@@ -274,10 +284,12 @@ def run_training(spec: TrainSpec) -> None:
         if is_oom(e):
             raise StudentOOMError(OOM_HINT) from None
         raise
+    summary = _summary(trainer, counter.lrs, rows, output.training_loss)
+    _to_inference_dtype(spec, trainer.model)
     trainer.save_model(str(out))  # ZeRO-3: gathers the 16-bit weights (stage3_gather_16bit_weights_on_model_save)
     if trainer.is_world_process_zero():
         (out / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=1))
-        (out / "training.json").write_text(json.dumps(_summary(trainer, counter.lrs, rows, output.training_loss), indent=1))
+        (out / "training.json").write_text(json.dumps(summary, indent=1))
         if callbacks:
             traj = out / "trajectory"
             traj.mkdir(exist_ok=True)
