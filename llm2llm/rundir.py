@@ -35,8 +35,25 @@ from llm2llm.example import atomic_write_json, atomic_write_text, dumps_jsonl
 
 T = TypeVar("T")
 
-#: config keys that do not change what a run computes (paths on this machine, logging)
-NON_RESULT_KEYS = ("tracking", "data_dir", "cache_dir", "run_name")
+#: config keys (dotted: a whole group or one key in it) that do not change what a run computes:
+#: paths on this machine, logging, where and how fast the teacher is reached (same model, other
+#: host). Setting one neither names another run directory (conf/config.yaml lists them in
+#: hydra.job.config.override_dirname.exclude_keys; a test keeps the two lists in step) nor makes a
+#: resumed run's directory "another config's", nor separates runs the report averages.
+NON_RESULT_KEYS = ("tracking", "data_dir", "cache_dir", "run_name", "teacher.cache_path", "teacher.base_url",
+                   "teacher.api_key_env", "teacher.concurrency", "teacher.timeout_s", "teacher.max_retries",
+                   "trainer.eval_batch_size", "trainer.logging_steps")
+
+
+def _drop(config: dict[str, Any], dotted: str) -> dict[str, Any]:
+    head, _, rest = dotted.partition(".")
+    if head not in config:
+        return config
+    if not rest:
+        return {k: v for k, v in config.items() if k != head}
+    if not isinstance(config[head], dict):
+        return config
+    return {**config, head: _drop(config[head], rest)}
 
 
 def result_config(config: dict[str, Any]) -> dict[str, Any]:
@@ -44,8 +61,9 @@ def result_config(config: dict[str, Any]) -> dict[str, Any]:
     from llm2llm.methods import get_method
 
     uses_teacher = get_method(config.get("method", {}).get("name", "")).needs_teacher
-    drop = NON_RESULT_KEYS + (() if uses_teacher else ("teacher",))
-    return {k: v for k, v in config.items() if k not in drop}
+    for key in NON_RESULT_KEYS + (() if uses_teacher else ("teacher",)):
+        config = _drop(config, key)
+    return config
 
 
 def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
@@ -60,6 +78,10 @@ def config_diff(a: Any, b: Any, prefix: str = "") -> list[str]:
 
 class RunDirHeld(ConfigError):
     """Another live job holds the run directory."""
+
+
+class RunDirTaken(ConfigError):
+    """The run directory holds the results of a different config."""
 
 
 CLAIM_FILE = "RUNNING"
@@ -136,8 +158,18 @@ class RunDir:
             (self.path / CLAIM_FILE).unlink(missing_ok=True)
             self._claimed = False
 
-    def record_failure(self, message: str) -> None:
-        atomic_write_text(self.path / FAILED_FILE, message.rstrip() + "\n")
+    def record_failure(self, message: str) -> bool:
+        """Write why this job failed (``FAILED.txt``), only while holding the directory: never into one
+        another live job works in. False if it was held."""
+        try:
+            self.acquire()
+        except RunDirHeld:
+            return False
+        try:
+            atomic_write_text(self.path / FAILED_FILE, message.rstrip() + "\n")
+        finally:
+            self.release()
+        return True
 
     def claim(self, config: dict[str, Any], environment: dict[str, Any]) -> None:
         """Record this run's config, or refuse if the directory holds a different config's results."""
@@ -146,7 +178,7 @@ class RunDir:
             old = json.loads(cfg_file.read_text())
             diff = config_diff(result_config(old), result_config(config))
             if diff:
-                raise ConfigError(
+                raise RunDirTaken(
                     f"{self.path} holds the results of a different config (differs in: {', '.join(diff[:8])}); "
                     "refusing to mix them. Start fresh with another directory (hydra.run.dir=... or "
                     "LLM2LLM_RUNS_DIR=...), or delete that one."

