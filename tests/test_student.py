@@ -122,6 +122,26 @@ def test_zero3_two_processes_deepspeed_launcher_checkpoint_reloads(tiny_llama, t
     assert len(preds) == 2 and all(isinstance(p.output, str) for p in preds)
 
 
+@pytest.mark.slow
+def test_zero3_one_process_without_a_launcher(tiny_llama, tmp_path):
+    """ZeRO-3 in a single rank (the issue's "ZeRO-3 with one rank"): the worker runs without torchrun,
+    given the rendezvous variables by the orchestrator, and saves consolidated, trained weights."""
+    import torch
+    from safetensors.torch import load_file
+
+    task = sst2_task()
+    exs = task.load("train")[:8]
+    student = Student(student_cfg(tiny_llama, enabled=False),
+                      trainer_cfg(num_processes=1, deepspeed="deepspeed/zero3.json", max_steps=2), task, cache_dir(),
+                      seed=0)
+    ckpt = student.train(exs, tmp_path / "zero3-one")
+    assert is_complete(ckpt) and student.training_summary(ckpt)["processes"] == 1
+    assert sorted(p.name for p in (ckpt / "seen_ids").iterdir()) == ["rank-0.jsonl"]
+    init, saved = load_file(Path(tiny_llama) / "model.safetensors"), load_file(ckpt / "model.safetensors")
+    assert set(init) == set(saved) and all(saved[k].shape == init[k].shape for k in init)
+    assert any(not torch.equal(saved[k], init[k]) for k in init)
+
+
 # --------------------------------------------------------------------------- bad input
 def test_missing_student_path_names_it(tmp_path):
     student = Student(student_cfg(str(tmp_path / "no-such-model")), trainer_cfg(), sst2_task(), cache_dir(), 0)

@@ -53,6 +53,12 @@ class Student:
         self._model_path: str | None = None
         self._tokenizer: Any = None
         self._loaded: tuple[str | None, Any] | None = None  # (checkpoint, model)
+        self._replicas: tuple[list[str], list[Any]] | None = None  # (devices, the loaded model on each)
+        self._vllm: Any = None  # student.eval_backend=vllm: the engine, kept between evaluations
+        if self.cfg.get("eval_backend", "hf") == "vllm":
+            from llm2llm.student.vllm_eval import require_vllm
+
+            require_vllm()
 
     # ----------------------------------------------------------------- loading
     @property
@@ -92,10 +98,22 @@ class Student:
         self._loaded = (key, model)
         return model
 
+    def _eval_replicas(self, ckpt: Path | None, devices: list[str]) -> list[Any]:
+        """The model for ``ckpt`` on every device of ``devices``; built once per loaded checkpoint."""
+        from llm2llm.student.multi_device import replicate
+
+        model = self._model(ckpt)  # a new checkpoint: release() dropped the old replicas
+        if self._replicas is None or self._replicas[0] != list(devices):
+            self._replicas = None
+            self._replicas = (list(devices), replicate(model, devices))
+        return self._replicas[1]
+
     def release(self) -> None:
-        """Free the loaded model (the tokenizer is small and kept)."""
-        if self._loaded is not None:
-            self._loaded = None
+        """Free the loaded model, its replicas and any vLLM engine (the tokenizer is small and kept)."""
+        if self._vllm is not None:
+            self._vllm.close()
+        if self._loaded is not None or self._replicas is not None:
+            self._loaded = self._replicas = None
             gc.collect()
             try:
                 import torch
@@ -188,20 +206,21 @@ class Student:
             raise ConfigError(f"task.eval_mode=score needs a task with a label set; {self.task.name} is free-form "
                               "(use task.eval_mode=generate)")
         if self.cfg.get("eval_backend", "hf") == "vllm":
-            from llm2llm.student.vllm_eval import vllm_generate
+            from llm2llm.student.vllm_eval import VllmEvaluator
 
             if mode == "score":
                 raise ConfigError("student.eval_backend=vllm generates; label scoring (task.eval_mode=score) runs on hf")
-            outputs = vllm_generate(self.model_path, ckpt, self.tokenizer, self.task, examples, self.cfg)
+            if self._vllm is None:
+                self._vllm = VllmEvaluator(self.model_path, self.tokenizer, self.cfg, self.seed)
+            outputs = self._vllm.generate(ckpt, self.task, examples)
             preds: list[str | None] = [self.task.parse(o) for o in outputs]
             return [Prediction(ex.id, o, p, self.task.is_correct(p, ex)) for ex, o, p in zip(examples, outputs, preds)]
-        model = self._model(ckpt)
         devices = eval_devices(self.cfg.get("eval_devices"))
-        if len(devices) > 1:  # every GPU of the node, one replica each
-            shards = data_parallel(model, devices, list(examples),
+        if len(devices) > 1:  # every GPU of the node, one replica each, shards joined in input order
+            shards = data_parallel(self._eval_replicas(ckpt, devices), list(examples),
                                    lambda m, part, i: self._evaluate(m, part, mode, f"{desc} [{devices[i]}]"))
         else:
-            shards = self._evaluate(model, list(examples), mode, desc)
+            shards = self._evaluate(self._model(ckpt), list(examples), mode, desc)
         outputs = [o for o, _ in shards]
         preds = [p for _, p in shards]
         return [Prediction(ex.id, o, p, self.task.is_correct(p, ex)) for ex, o, p in zip(examples, outputs, preds)]

@@ -75,16 +75,41 @@ def launch_commands(trainer: dict[str, Any], spec_path: Path) -> list[list[str]]
     raise ConfigError(f"trainer.node_launcher: srun | local, got {how!r}")
 
 
+def _count_ids(value: str) -> int:
+    """How many devices a list like ``0,1,4-7`` (SLURM) or ``GPU-uuid,GPU-uuid`` (CUDA) names."""
+    n = 0
+    for part in filter(None, (p.strip() for p in value.split(","))):
+        lo, dash, hi = part.partition("-")
+        n += int(hi) - int(lo) + 1 if dash and lo.isdigit() and hi.isdigit() else 1
+    return n
+
+
+def reserved_gpus() -> tuple[int, str] | None:
+    """(GPUs SLURM gave this node, the variable that says so); None outside a SLURM job or in a job without GPUs."""
+    if not os.environ.get("SLURM_JOB_ID"):
+        return None
+    for var in ("SLURM_GPUS_ON_NODE", "SLURM_JOB_GPUS", "SLURM_STEP_GPUS", "CUDA_VISIBLE_DEVICES"):
+        value = os.environ.get(var, "").strip()
+        if value and value not in ("-1", "NoDevFiles"):
+            return (int(value), var) if value.isdigit() and var == "SLURM_GPUS_ON_NODE" else (_count_ids(value), var)
+    return None
+
+
 def check_reserved_gpus(trainer: dict[str, Any]) -> None:
-    """ConfigError when the GPUs this job got and the training ranks it will start disagree."""
+    """ConfigError (one line) when the GPUs this job got and the training ranks it will start disagree.
+
+    The SLURM launcher reserves ``trainer.num_processes`` GPUs on each of ``trainer.num_nodes`` nodes
+    (conf/hydra/launcher/slurm.yaml), so they agree unless the reservation was changed by hand, the
+    job was submitted another way, or the node shows another number of GPUs.
+    """
     n, nodes = trainer["num_processes"], trainer.get("num_nodes", 1)
-    slurm_gpus = os.environ.get("SLURM_GPUS_ON_NODE")
-    if slurm_gpus and slurm_gpus.isdigit() and int(slurm_gpus) != n:
-        raise ConfigError(f"trainer.num_processes={n} training ranks per node, but SLURM reserved {slurm_gpus} GPU(s) "
-                          "on this node: set the reservation from the trainer (conf/hydra/launcher/slurm.yaml: "
-                          "gpus_per_node: ${trainer.num_processes}) or change trainer.num_processes")
-    slurm_nodes = os.environ.get("SLURM_JOB_NUM_NODES")
-    if slurm_nodes and slurm_nodes.isdigit() and int(slurm_nodes) != nodes:
+    got = reserved_gpus()
+    if got is not None and got[0] != n:
+        raise ConfigError(f"trainer.num_processes={n} training ranks per node, but SLURM reserved {got[0]} GPU(s) "
+                          f"on this node ({got[1]}): set the reservation from the trainer (conf/hydra/launcher/"
+                          "slurm.yaml: gpus_per_node: ${trainer.num_processes}) or change trainer.num_processes")
+    slurm_nodes = os.environ.get("SLURM_JOB_NUM_NODES") or os.environ.get("SLURM_NNODES")
+    if os.environ.get("SLURM_JOB_ID") and slurm_nodes and slurm_nodes.isdigit() and int(slurm_nodes) != nodes:
         raise ConfigError(f"trainer.num_nodes={nodes}, but the SLURM job has {slurm_nodes} node(s) "
                           "(conf/hydra/launcher/slurm.yaml: nodes: ${trainer.num_nodes})")
     try:
@@ -93,7 +118,7 @@ def check_reserved_gpus(trainer: dict[str, Any]) -> None:
         return
     if torch.cuda.is_available() and torch.cuda.device_count() < n:
         raise ConfigError(f"trainer.num_processes={n} training ranks, but this node has {torch.cuda.device_count()} "
-                          "visible GPU(s)")
+                          "visible GPU(s) (CUDA_VISIBLE_DEVICES / the GPUs of the machine)")
 
 
 def is_orchestrator() -> bool:
@@ -106,8 +131,9 @@ def worker_env(trainer: dict[str, Any]) -> dict[str, str]:
 
     env = dict(os.environ)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO_ROOT), env.get("PYTHONPATH")]))
-    if trainer["num_processes"] > 1:
-        env["OMP_NUM_THREADS"] = "1"  # one thread per rank; several ranks share the cores
+    local_nodes = trainer.get("num_nodes", 1) > 1 and trainer.get("node_launcher") == "local"
+    if trainer["num_processes"] > 1 or local_nodes:
+        env["OMP_NUM_THREADS"] = "1"  # one thread per rank: several ranks share this machine's cores
     if not torch.cuda.is_available():
         env.setdefault("DS_ACCELERATOR", "cpu")
     return env
