@@ -1,6 +1,7 @@
 """The embedded teacher: in-process llama.cpp (JSON-constrained) vs the transformers teacher.
 
-Same seeds, same prompts, one run: completion tokens per second of each backend and their ratio,
+Same seeds, same prompts (with and without three other seeds of the parent's label as style
+examples, teacher.style_examples), one run: completion tokens per second of each backend and their ratio,
 and the kept rate (examples kept / examples wanted, and kept / generated) on SST-2, TREC and GSM8K
 seeds. The seeds are a seeded random draw of ``--seeds`` train examples (seed 0), not the student's
 wrong seeds: that would need a trained student per task (say so when quoting the figures).
@@ -25,9 +26,14 @@ from llm2llm.teacher import Teacher
 
 DATA_DIR = os.environ.get("LLM2LLM_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 CACHE_DIR = os.environ.get("LLM2LLM_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "llm2llm"))
-BACKENDS = {
-    "llamacpp (JSON)": dict(name="local-smollm2-llamacpp", backend="llamacpp"),
-    "transformers": dict(name="local-smollm2", backend="local", batch_size=8, dtype="float32"),
+BACKENDS = {  # today's teacher first; then each change alone, then both
+    "transformers": dict(name="local-smollm2", backend="local", batch_size=8, dtype="float32", style_examples=0),
+    "transformers + 3 style": dict(name="local-smollm2", backend="local", batch_size=8, dtype="float32",
+                                   style_examples=3),
+    "llamacpp JSON": dict(name="local-smollm2-llamacpp", backend="llamacpp", style_examples=0),
+    "llamacpp JSON + 3 style": dict(name="local-smollm2-llamacpp", backend="llamacpp", style_examples=3),
+    "llamacpp plain + 3 style": dict(name="local-smollm2-llamacpp", backend="llamacpp", style_examples=3,
+                                     structured="none"),
 }
 
 
@@ -51,19 +57,25 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=16)
     ap.add_argument("--tasks", default="sst2,trec,gsm8k")
+    ap.add_argument("--backends", default=",".join(BACKENDS), help="a comma-separated subset of: " + ", ".join(BACKENDS))
     ap.add_argument("--quick", action="store_true", help="4 seeds, SST-2 only")
     a = ap.parse_args()
     tasks = ["sst2"] if a.quick else a.tasks.split(",")
     n = 4 if a.quick else a.seeds
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {n} seeded random train examples per task")
     for task in tasks:
-        rows = {name: run(task, n, b, 320 if task == "gsm8k" else 160) for name, b in BACKENDS.items()}
+        names = [b for b in a.backends.split(",") if task != "gsm8k" or "style" not in b]  # GSM8K's prompt has no style slot
+        rows = {name: run(task, n, BACKENDS[name], 320 if task == "gsm8k" else 160) for name in names}
         for name, r in rows.items():
             print(f"[{task}] {name:16s} kept {r['kept']}/{r['wanted']} ({100 * r['kept'] / r['wanted']:.0f} %), "
                   f"kept/generated {r['kept']}/{r['generated']}, {r['tok_s']:.1f} completion tok/s "
                   f"({r['tokens']} tokens, {r['wall_s']:.0f} s), rejected {r['rejected']}", flush=True)
-        a_, b_ = rows["llamacpp (JSON)"], rows["transformers"]
-        print(f"[{task}] tokens/s llama.cpp / transformers = {a_['tok_s'] / max(b_['tok_s'], 1e-9):.1f}x", flush=True)
+        for style in ("", " + 3 style"):
+            if "llamacpp JSON" + style not in rows or "transformers" + style not in rows:
+                continue
+            a_, b_ = rows["llamacpp JSON" + style], rows["transformers" + style]
+            print(f"[{task}] tokens/s llama.cpp / transformers{style} = {a_['tok_s'] / max(b_['tok_s'], 1e-9):.1f}x, "
+                  f"wall {b_['wall_s'] / max(a_['wall_s'], 1e-9):.1f}x", flush=True)
 
 
 if __name__ == "__main__":

@@ -151,6 +151,14 @@ class TeacherConfig:
     #: constrain replies to the task's JSON shape: auto (llamacpp: yes; openai: no, the paper's plain text) |
     #: none | json_schema (OpenAI, vLLM) | guided_json (vLLM) | json_object (llama.cpp server)
     structured: str = "auto"
+    #: other seed examples of the parent's label shown in the prompt as style examples (0: none, the
+    #: paper's prompt); used by templates with a {style_examples} placeholder (the built-in
+    #: classification ones). The embedded small teachers use 3: they copy the one example they see less
+    #: often when they see several (benchmarks/bench_teacher.py)
+    style_examples: int = 0
+    #: llamacpp backend: CPU threads (0: every core this process may use). llama.cpp's threads spin
+    #: while waiting for each other: on cores shared with other jobs, 1 is much faster than 2
+    n_threads: int = 0
 
 
 @dataclass
@@ -327,6 +335,8 @@ def validate(cfg: DictConfig | Config) -> Config:
            f"auto | none | json_schema | guided_json | json_object, got {te.structured!r}")
     _check(0 < te.dedup_threshold <= 1, "teacher.dedup_threshold", "must be in (0, 1]")
     _check(te.max_reasks >= 0, "teacher.max_reasks", "must be >= 0")
+    _check(te.style_examples >= 0, "teacher.style_examples", f"must be >= 0, got {te.style_examples}")
+    _check(te.n_threads >= 0, "teacher.n_threads", f"must be >= 0 (0: every core), got {te.n_threads}")
     _check(obj.tracking.backend in ("wandb", "none"), "tracking.backend", f"wandb | none, got {obj.tracking.backend!r}")
     _check(obj.tracking.mode in ("auto", "online", "offline"), "tracking.mode", "auto | online | offline")
     return obj

@@ -44,6 +44,20 @@ def test_cache_roundtrip_first_writer_wins_and_other_processes_see_it(tmp_path):
     c.close()
 
 
+def test_two_jobs_racing_on_one_request_both_use_the_first_written_answer(tmp_path):
+    """Two jobs miss the same key, both generate, both store: after generating, each re-reads the
+    shards (refresh=True, as Teacher._generate does) and uses the answer written first."""
+    first, second = TeacherCache(tmp_path / "cache"), TeacherCache(tmp_path / "cache")
+    assert first.get_many(["k"]) == {} and second.get_many(["k"]) == {}  # both miss: both ask the model
+    first.put("k", REQ, "answer of the first job", "stop", 1, 1)
+    second.put("k", REQ, "answer of the second job", "stop", 1, 1)
+    assert second.get_many(["k"])["k"]["text"] == "answer of the second job"  # its own, until it re-reads
+    for job in (first, second, TeacherCache(tmp_path / "cache")):
+        assert job.get_many(["k"], refresh=True)["k"]["text"] == "answer of the first job"
+    first.close()
+    second.close()
+
+
 def test_a_torn_last_line_of_a_killed_writer_is_ignored(tmp_path):
     c = TeacherCache(tmp_path / "cache")
     c.put("a", REQ, "kept", "stop", 1, 1)

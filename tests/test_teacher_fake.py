@@ -26,7 +26,8 @@ def sst2_reply(req: dict, digest: str, seen: int) -> Reply:
 
 
 def seed_text(req: dict) -> str:
-    m = re.search(r"^Sentence: (.*)$", last_user(req), re.MULTILINE)
+    """The parent's sentence (the style examples above it are other seeds)."""
+    m = re.search(r"got wrong:\nSentence: (.*)$", last_user(req), re.MULTILINE)
     return m.group(1) if m else ""
 
 
@@ -271,3 +272,33 @@ def test_rejected_key_is_recorded_as_failure_without_the_key(tmp_path, monkeypat
     assert [x["status"] for x in r.records] == ["failed", "failed"] and server.calls == 2   # 401: not retried
     assert "AuthenticationError" in r.records[0]["errors"][0]
     assert secret not in json.dumps(r.records) and secret not in caplog.text
+
+
+def test_style_examples_are_other_seeds_of_the_parents_label(tmp_path):
+    """teacher.style_examples=3: each prompt shows three other *seeds* with the parent's label (never the
+    parent, never a teacher-written example), drawn the same way whatever the order of the pool."""
+    from llm2llm.teacher.prompts import style_examples
+
+    task, train = load_split("sst2", "train")
+    _, test = load_split("sst2", "test")
+    seeds = train[:16]
+    written = [s.derive(id=f"{s.id}-it1-t0", text=f"a teacher sentence {i}", origin="teacher", parent_id=s.id,
+                        iteration=1) for i, s in enumerate(seeds)]
+    prompts: dict[str, str] = {}
+
+    def handler(req, digest, seen):
+        prompts[seed_text(req)] = last_user(req)
+        return sst2_reply(req, digest, seen)
+
+    with FakeOpenAIServer(handler) as server, make_teacher(server, tmp_path, task, style_examples=3) as teacher:
+        r = teacher.augment(seeds[:4], k=1, iteration=2, existing=seeds + written, forbidden=test)
+    assert len(r.examples) == 4 and len(prompts) == 4
+    for parent in seeds[:4]:
+        block = prompts[parent.text].split(f'Other examples labelled "{parent.answer}" in this dataset:\n')[1]
+        shown = block.split("\n\n")[0].splitlines()
+        same_label = {f"Sentence: {' '.join(s.text.split())}" for s in seeds if s.answer == parent.answer
+                      and s.id != parent.id}
+        assert len(shown) == 3 and set(shown) <= same_label, shown
+        pool = seeds + written
+        assert style_examples(parent, pool, 3, 0) == style_examples(parent, pool[::-1], 3, 0)
+        assert style_examples(parent, pool, 3, 0) != style_examples(parent, pool, 3, 1)  # another run seed

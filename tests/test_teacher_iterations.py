@@ -6,6 +6,8 @@ harness's, not a small model's. Real ``openai`` client, real HTTP, real cache an
 
 from __future__ import annotations
 
+import pytest
+
 from llm2llm.teacher import Teacher
 from student_fixtures import smollm2_path, tiny_llama  # noqa: F401  (fixtures)
 from teacher_fixtures import FakeOpenAIServer, Reply, load_split, teacher_cfg
@@ -53,6 +55,7 @@ def test_every_iteration_gets_fresh_examples_and_a_rerun_asks_nothing(tmp_path):
         assert calls3 == [6 * K] * ITERATIONS and not set(texts3) & set(texts)
 
 
+@pytest.mark.slow
 def test_six_iterations_through_train_py_then_a_resume_asks_nothing(tmp_path, tiny_llama, data_dir):
     """The whole loop: a tiny random student (it gets every seed wrong, every iteration), 6 iterations."""
     import json

@@ -134,7 +134,7 @@ class OpenAIBackend(Backend):
                     raise TeacherError(
                         f"teacher {self.cfg.name!r} talks to the OpenAI API but ${self.cfg.api_key_env} is not set; "
                         f"export {self.cfg.api_key_env}=... (keys are read from the environment only), or point "
-                        "teacher.base_url at an OpenAI-compatible server, or use teacher=local-smollm2")
+                        "teacher.base_url at an OpenAI-compatible server, or use teacher=local-smollm2-llamacpp")
                 key = PLACEHOLDER_KEY
             self._client = AsyncOpenAI(api_key=key, base_url=self.cfg.base_url, timeout=self.cfg.timeout_s,
                                        max_retries=self.cfg.max_retries)
@@ -354,7 +354,9 @@ class LlamaCppBackend(Backend):
         path = embedded_gguf(model[len(EMBEDDED_PREFIX):]) if model.startswith(EMBEDDED_PREFIX) else Path(model).expanduser()
         if not Path(path).is_file():
             raise TeacherError(f"teacher.model: {path} is not a GGUF file (or embedded:<name>)")
-        self.llm = Llama(model_path=str(path), n_ctx=2048, n_threads=os.cpu_count() or 1, seed=0, verbose=False)
+        threads = int(getattr(self.cfg, "n_threads", 0)) or len(os.sched_getaffinity(0))
+        self.llm = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, seed=0,
+                         verbose=False)
         log.info("llama.cpp teacher %s loaded from %s", model, path)
 
     def generate(self, requests: list[GenRequest], on_done: OnDone) -> list[Result]:

@@ -16,9 +16,18 @@ as soon as an answer arrives (a killed job loses nothing it was told), and a tor
 killed writer is ignored. Readers load every shard when they open the cache and read what other
 jobs have appended since whenever a lookup misses. If two jobs race on the same request, both
 answers are stored and every reader uses the one written first (earliest timestamp, then shard
-name), so all jobs agree from then on. (Earlier versions kept a SQLite file whose keys lacked the
-run seed, iteration and parent: it cannot answer today's requests and is refused with a clear
-message rather than silently ignored.)
+name): a job that has just generated re-reads the shards before using its own answer, so racing
+jobs agree from then on. Reading opens each shard afresh rather than trusting a cached size, since
+NFS clients cache file attributes for seconds but revalidate on open (close-to-open consistency);
+a new shard another node created moments ago may still be missing from a cached directory listing,
+which at worst costs one repeated call, never a wrong answer. In memory only the answers are kept
+(not the requests), so a large shared cache stays cheap to hold. (Earlier versions kept a SQLite
+file whose keys lacked the run seed, iteration and parent: it cannot answer today's requests and
+is refused with a clear message rather than silently ignored.)
+
+What jobs share, deliberately, follows from the key (see llm2llm/teacher/core.py): jobs with the
+same run seed asking the same teacher config and prompt about the same parent at the same
+iteration and sample index share one answer; different run seeds or iterations never do.
 """
 
 from __future__ import annotations
@@ -62,7 +71,7 @@ class TeacherCache:
         self.path = path
         self.path.mkdir(parents=True, exist_ok=True)
         self._lock = threading.Lock()
-        self._entries: dict[str, tuple[tuple[float, str], Entry]] = {}
+        self._entries: dict[str, tuple[tuple[float, str], dict[str, Any]]] = {}  # key -> (order, answer)
         self._offsets: dict[str, int] = {}
         self._shard_name = f"shard-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}.jsonl"
         self._shard: IO[str] | None = None
@@ -73,7 +82,7 @@ class TeacherCache:
         """Keep the answer written first (every reader applies the same rule, so all agree)."""
         old = self._entries.get(key)
         if old is None or order < old[0]:
-            self._entries[key] = (order, entry)
+            self._entries[key] = (order, _answer(entry))
 
     def _refresh(self) -> None:
         """Read what every shard has gained since the last look (whole lines only)."""
@@ -81,12 +90,12 @@ class TeacherCache:
             name = shard.name
             start = self._offsets.get(name, 0)
             try:
-                if shard.stat().st_size <= start:
-                    continue
-                with open(shard, "rb") as f:
+                with open(shard, "rb") as f:  # open, not stat: NFS revalidates a file's size on open
                     f.seek(start)
                     data = f.read()
             except FileNotFoundError:
+                continue
+            if not data:
                 continue
             end = data.rfind(b"\n") + 1  # a line still being written (or torn by a kill) waits
             for line in data[:end].splitlines():
@@ -100,11 +109,13 @@ class TeacherCache:
     def get(self, key: str) -> dict[str, Any] | None:
         return self.get_many([key]).get(key)
 
-    def get_many(self, keys: list[str]) -> dict[str, dict[str, Any]]:
+    def get_many(self, keys: list[str], refresh: bool = False) -> dict[str, dict[str, Any]]:
+        """The stored answers of ``keys`` (those that have one). The shards are re-read when a key is
+        missing, or always with ``refresh`` (after generating: another job may have answered first)."""
         with self._lock:
-            if any(k not in self._entries for k in keys):
+            if refresh or any(k not in self._entries for k in keys):
                 self._refresh()  # another job may have answered since
-            return {k: _answer(self._entries[k][1]) for k in dict.fromkeys(keys) if k in self._entries}
+            return {k: dict(self._entries[k][1]) for k in dict.fromkeys(keys) if k in self._entries}
 
     # ------------------------------------------------------------------ writing
     def put(self, key: str, request: dict[str, Any], text: str, finish_reason: str | None,

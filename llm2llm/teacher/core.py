@@ -40,7 +40,7 @@ from llm2llm.teacher.backends import Backend, GenRequest, Generation, Result, ma
 from llm2llm.teacher.cache import TeacherCache, cache_key
 from llm2llm.teacher.dedup import NearDuplicateIndex
 from llm2llm.teacher.formats import Rejected, parse_output
-from llm2llm.teacher.prompts import PromptTemplate, load_template, placeholders
+from llm2llm.teacher.prompts import PromptTemplate, load_template, placeholders, style_examples
 
 log = logging.getLogger("llm2llm.teacher")
 
@@ -133,7 +133,7 @@ class Teacher:
         known = NearDuplicateIndex((e.text for e in existing), threshold)
         test = NearDuplicateIndex((e.text for e in forbidden), threshold)
         template = self.templates[mode]
-        states = [self._state(ex, template, mode) for ex in inputs]
+        states = [self._state(ex, template, mode, [*inputs, *existing]) for ex in inputs]
 
         for _round in range(1 + self.cfg.max_reasks):
             todo: list[tuple[_State, int]] = []
@@ -196,9 +196,10 @@ class Teacher:
                  stats["rejected"], stats["cost_usd"], stats["wall_s"])
         return AugmentResult(examples=examples, records=records, stats=stats)
 
-    def _state(self, ex: Example, template: PromptTemplate, mode: str) -> _State:
+    def _state(self, ex: Example, template: PromptTemplate, mode: str, pool: list[Example]) -> _State:
         """An input's rendered prompt, with its JSON schema where the backend can constrain the reply."""
-        messages = template.render(placeholders(self.task, ex))
+        style = style_examples(ex, pool, getattr(self.cfg, "style_examples", 0), self.run_seed)  # other seeds, same label
+        messages = template.render(placeholders(self.task, ex, style))
         schema = structured.schema_for(self.task, ex, mode) if self.backend.supports_schema() else None
         if schema is not None:
             messages = messages[:-1] + [{**messages[-1], "content": messages[-1]["content"]
@@ -234,9 +235,10 @@ class Teacher:
         if missing:
             reqs = list(missing.values())
             results = self.backend.generate(reqs, on_done)
-            # Another process may have stored an answer for the same key first (INSERT OR IGNORE):
-            # use what the cache holds, so this run and any re-run see the same answer.
-            stored = self.cache.get_many([r.key for r, res in zip(reqs, results) if isinstance(res, Generation)])
+            # Another job may have stored an answer for the same key first: re-read the shards and use
+            # the answer the cache counts (the first written), so racing jobs and any re-run agree.
+            stored = self.cache.get_many([r.key for r, res in zip(reqs, results) if isinstance(res, Generation)],
+                                         refresh=True)
             for req, res in zip(reqs, results):
                 by_key[req.key] = Generation(**stored[req.key]) if req.key in stored else res
         price = cfg.price_per_mtok

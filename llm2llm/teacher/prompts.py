@@ -14,11 +14,17 @@ takes precedence) holds::
 Placeholders in ``system`` and ``user`` are Python ``str.format`` fields filled from the example
 (``placeholders`` lists them); write a literal brace as ``{{`` or ``}}``. An unknown placeholder
 fails with the file name. ``shots`` are literal text.
+
+``{style_examples}`` expands to a few *other* seed examples of the parent's label (``style_examples``
+picks them; teacher.style_examples sets how many), with its own heading, or to nothing: small
+teachers copy the one example they are shown far less often when they see several.
 """
 
 from __future__ import annotations
 
+import random
 import string
+from collections.abc import Iterable
 from pathlib import Path
 
 import yaml
@@ -31,8 +37,33 @@ from llm2llm.tasks.casehold import LETTERS
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
 
-def placeholders(task: Task, ex: Example) -> dict[str, str]:
-    """Every value a template may use for ``ex`` (same names for all tasks)."""
+def style_examples(parent: Example, pool: Iterable[Example], n: int, seed: int) -> list[Example]:
+    """Up to ``n`` seed examples other than ``parent`` with the parent's label, as style examples.
+
+    Only original seeds are eligible (never a teacher's or EDA's example, never the parent or a
+    copy of its text). The draw is seeded by ``seed`` and the parent's id and does not depend on
+    the order of ``pool``, so a prompt (and hence its cache key) is the same on every re-run.
+    """
+    if n <= 0:
+        return []
+    by_id = {e.id: e for e in pool if e.is_seed and e.id != parent.id and e.answer == parent.answer
+             and e.text.strip() != parent.text.strip()}
+    candidates = [by_id[i] for i in sorted(by_id)]
+    rng = random.Random(f"style:{seed}:{parent.id}")
+    return rng.sample(candidates, min(n, len(candidates)))
+
+
+def _style_block(task: Task, parent: Example, examples: list[Example]) -> str:
+    if not examples:
+        return ""
+    name = getattr(task, "input_name", "Input")
+    lines = "\n".join(f"{name}: {' '.join(e.text.split())}" for e in examples)
+    return f'Other examples labelled "{parent.answer}" in this dataset:\n{lines}\n\n'
+
+
+def placeholders(task: Task, ex: Example, style: list[Example] | None = None) -> dict[str, str]:
+    """Every value a template may use for ``ex`` (same names for all tasks); ``style``: the
+    examples ``{style_examples}`` shows (see ``style_examples``)."""
     input_name = getattr(task, "input_name", "Question" if task.teacher_template in ("gsm8k", "qa") else "Input")
     values = {
         "task": task.name,
@@ -49,6 +80,7 @@ def placeholders(task: Task, ex: Example) -> dict[str, str]:
         "options": "",
         "answer_letter": "",
         "correct_holding": "",
+        "style_examples": _style_block(task, ex, style or []),
     }
     if ex.choices:
         values["options"] = "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(ex.choices))
@@ -86,7 +118,7 @@ class PromptTemplate:
 
 
 _KNOWN = {"task", "instruction", "input_name", "input_name_lower", "text", "question", "context", "answer",
-          "label", "labels", "final_answer", "options", "answer_letter", "correct_holding"}
+          "label", "labels", "final_answer", "options", "answer_letter", "correct_holding", "style_examples"}
 
 
 def load_template(name: str, template_dir: str | None = None) -> PromptTemplate:
