@@ -35,3 +35,34 @@ def test_prefix_cached_generation_equals_plain_generation(model_and_tok, name, n
     plain = generate(model, tok, task, examples, share_prefix=False, **kw)
     cached = generate(model, tok, task, examples, share_prefix=True, **kw)
     assert all(plain) and cached == plain
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("name,n", [("sst2", 6), ("trec", 6), ("snips", 5)])
+def test_label_scores_equal_naive_full_forward_log_likelihood(model_and_tok, name, n):
+    """score_labels (shared prefix cache, labels packed as a trie, one forward per batch) gives every
+    label the log-likelihood a plain forward pass of prompt + label + end-of-turn gives it."""
+    import torch
+
+    from llm2llm.student.data import prompt_ids, target_ids
+    from llm2llm.student.predict import _trie_size, score_labels
+
+    model, tok = model_and_tok
+    task = build_task(OmegaConf.structured(TaskConfig(name=name)), DATA_DIR)
+    examples = task.load("test")[:n]
+    conts = [target_ids(tok, t) for t in task.label_targets(examples[0])]
+    if name == "snips":  # labels that start alike share trie columns ("Search...")
+        assert _trie_size([tuple(c) for c in conts]) < sum(len(c) - 1 for c in conts)
+    scored = score_labels(model, tok, task, examples, batch_size=4, max_length=512)  # ragged last batch
+    assert len(scored) == n
+    for ex, (best, scores) in zip(examples, scored):
+        prompt = prompt_ids(tok, task, ex)
+        naive = []
+        for c in [target_ids(tok, t) for t in task.label_targets(ex)]:
+            with torch.inference_mode():
+                logits = model(input_ids=torch.tensor([prompt + c])).logits[0].float()
+            lp = torch.log_softmax(logits[len(prompt) - 1:-1], dim=-1)
+            naive.append(lp[torch.arange(len(c)), torch.tensor(c)].sum().item())
+        assert len(scores) == len(naive) == len(task.labels)
+        assert scores == pytest.approx(naive, abs=2e-3)
+        assert best == max(range(len(naive)), key=naive.__getitem__)

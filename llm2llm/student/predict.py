@@ -100,8 +100,9 @@ def _gather_logprobs(model: Any, ids: Any, attention_mask: Any, position_ids: An
 
     hidden = model.base_model(input_ids=ids, attention_mask=attention_mask, position_ids=position_ids,
                               past_key_values=past_key_values, use_cache=past_key_values is not None).last_hidden_state
-    logits = model.get_output_embeddings()(hidden[rows, src]).float()
-    return torch.log_softmax(logits, dim=-1).gather(-1, tgt[:, None])[:, 0]
+    at, where = torch.unique(rows * hidden.shape[1] + src, return_inverse=True)  # each position's LM head once
+    logits = model.get_output_embeddings()(hidden.flatten(0, 1)[at]).float()
+    return torch.log_softmax(logits, dim=-1)[where, tgt]
 
 
 def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
@@ -116,27 +117,34 @@ def _common_prefix(seqs: Sequence[Sequence[int]]) -> int:
     return max(n, 0)
 
 
+def _trie_size(conts: Sequence[tuple[int, ...]]) -> int:
+    """Input columns the labels need: one per distinct proper prefix (a label's last token is only a target)."""
+    return len({c[:t] for c in conts for t in range(1, len(c))})
+
+
 def score_labels(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example], *, batch_size: int,
                  max_length: int, desc: str = "eval") -> list[tuple[int, list[float]]]:
     """For each example, the index of the label whose target (plus end-of-turn) is most likely, and all scores.
 
     Work shared across examples and labels is done once: the prompt prefix common to every example
     (system prompt + instruction) is encoded once into a KV cache; each batch row then packs the
-    rest of its prompt followed by every label's continuation, with a block attention mask (each
-    continuation sees the prompt and itself) and position ids restarting after the prompt. One
-    forward pass per batch, and the LM head only where a label token is predicted.
+    rest of its prompt followed by the labels' continuations as a trie (labels that start with the
+    same tokens share those columns; a label's last token is only predicted, never fed), with a
+    block attention mask (each column sees the prompt and its own label's earlier tokens) and
+    position ids continuing the prompt. One forward pass per batch, and the LM head once per
+    position where a label token is predicted.
     """
     import copy
 
     import torch
 
-    conts_cache: dict[tuple[str, ...], list[list[int]]] = {}
+    conts_cache: dict[tuple[str, ...], list[tuple[int, ...]]] = {}
     prompts: list[list[int]] = []
-    conts_of: list[list[list[int]]] = []
+    conts_of: list[list[tuple[int, ...]]] = []
     for ex in examples:
         targets = tuple(task.label_targets(ex))
         if targets not in conts_cache:
-            conts_cache[targets] = [target_ids(tokenizer, t) for t in targets]
+            conts_cache[targets] = [tuple(target_ids(tokenizer, t)) for t in targets]
         conts_of.append(conts_cache[targets])
         budget = prompt_budget(task, max_length, max(len(c) for c in conts_of[-1]))  # a label continues the prompt alone
         prompts.append(fit_prompt(prompt_ids(tokenizer, task, ex), budget))
@@ -148,7 +156,8 @@ def score_labels(model: Any, tokenizer: Any, task: Any, examples: Sequence[Examp
         with torch.inference_mode():
             prefix_cache = model.base_model(input_ids=torch.tensor([prompts[0][:shared]], device=device),
                                             use_cache=True).past_key_values
-    lengths = [len(p) - shared + sum(len(c) for c in cs) for p, cs in zip(prompts, conts_of)]
+    columns = {id(cs): _trie_size(cs) for cs in conts_of}
+    lengths = [len(p) - shared + columns[id(cs)] for p, cs in zip(prompts, conts_of)]
     results: list[tuple[int, list[float]]] = [(0, [])] * len(examples)
     with torch.inference_mode(), _progress(len(examples), desc) as bar:
         for idx in _batches(lengths, batch_size):
@@ -164,20 +173,20 @@ def score_labels(model: Any, tokenizer: Any, task: Any, examples: Sequence[Examp
                 ids[r, :n] = torch.tensor(p)
                 pos[r, :n] = torch.arange(shared, shared + n)
                 allow[r, :n, shared:shared + n] = torch.ones(n, n, dtype=torch.bool).tril()
-                start = n
+                node: dict[tuple[int, ...], int] = {}  # label prefix c[:t] (t >= 1) -> column of its last token
                 for j, c in enumerate(conts):
-                    k = len(c)
-                    ids[r, start:start + k] = torch.tensor(c)
-                    pos[r, start:start + k] = torch.arange(shared + n, shared + n + k)
-                    allow[r, start:start + k, shared:shared + n] = True
-                    allow[r, start:start + k, shared + start:shared + start + k] = torch.ones(k, k, dtype=torch.bool).tril()
-                    for t in range(k):  # token t of label j is predicted from the position before it
+                    for t in range(len(c)):  # token t of label j is predicted from the column of c[:t]
+                        if t and c[:t] not in node:
+                            q = node[c[:t]] = n + len(node)
+                            ids[r, q] = c[t - 1]
+                            pos[r, q] = shared + n + t - 1
+                            allow[r, q, shared:shared + n] = True  # the prompt, then the label's own tokens
+                            allow[r, q, [shared + node[c[:u]] for u in range(1, t + 1)]] = True
                         rows.append(r)
-                        src.append(n - 1 if t == 0 else start + t - 1)
+                        src.append(n - 1 if t == 0 else node[c[:t]])
                         tgt.append(c[t])
                         owner.append((r, j))
-                    start += k
-                for q in range(start, width):  # padding attends to itself (no empty softmax rows)
+                for q in range(n + len(node), width):  # padding attends to itself (no empty softmax rows)
                     allow[r, q, shared + q] = True
             mask4d = torch.zeros(allow.shape, dtype=dtype).masked_fill(~allow, torch.finfo(dtype).min)[:, None]
             cache = None
