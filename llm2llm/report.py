@@ -4,8 +4,12 @@
     python -m llm2llm.report compare runs/trec
     python -m llm2llm.report table --wandb entity/project --group paper-trec --out report/
 
-Rows are task x seed size, columns methods; each cell is mean ± std over seeds (n = how many);
-the best mean per row is marked; "Δ vs finetune" columns give the gain over plain fine-tuning.
+Rows are task x seed size, columns methods; each cell is the mean ± the half-width of its 95 % t
+interval over seeds (n = how many); the best mean per row is marked. "Δ vs finetune" columns give
+the paired difference over the same seeds with its 95 % t interval and the exact McNemar p on the
+shared test examples pooled over seeds (see llm2llm/stats.py); a win is marked only where the
+paired interval lies above zero. A cost table gives teacher requests, tokens, dollars, examples
+added and wall time per method (mean over seeds).
 Runs that did not finish are listed as partial and never averaged. Runs whose configs differ in
 anything but the seed are never averaged together: the report stops and names the keys.
 """
@@ -16,7 +20,6 @@ import argparse
 import csv
 import io
 import json
-import statistics
 import sys
 from collections import defaultdict
 from dataclasses import dataclass
@@ -25,6 +28,7 @@ from typing import Any, Iterable
 
 from llm2llm.errors import Llm2llmError
 from llm2llm.rundir import config_diff, result_config
+from llm2llm.stats import Interval, McNemar, StatsError, mcnemar, paired_difference, t_interval
 
 METHOD_ORDER = ["finetune", "eda", "eda (budget-matched)", "auggpt", "auggpt (budget-matched)", "s2l", "llm2llm"]
 
@@ -75,6 +79,44 @@ class Run:
     def accuracy(self) -> float:
         assert self.results is not None
         return self.results["final_test_accuracy"]
+
+    def final_predictions(self) -> dict[str, bool] | None:
+        """{test example id: correct} of the last iteration, or None where the run has no
+        predictions file (a W&B run)."""
+        if self.path.startswith("wandb:") or not self.results:
+            return None
+        last = self.results["iterations"][-1]["iteration"]
+        f = Path(self.path) / f"iter_{last}" / "predictions_test.jsonl"
+        if not f.is_file():
+            return None
+        out: dict[str, bool] = {}
+        for n, line in enumerate(f.read_text().splitlines(), 1):
+            if line.strip():
+                try:
+                    row = json.loads(line)
+                    out[str(row["id"])] = bool(row["correct"])
+                except (ValueError, KeyError, TypeError) as e:
+                    raise ReportError(f"{f}:{n}: expected a JSON row with id and correct ({e})") from e
+        return out
+
+    def cost(self) -> dict[str, float]:
+        """What the run spent: teacher requests, tokens and dollars (D_0 plus every iteration),
+        examples added, and wall time (every recorded stage timing plus D_0's teacher time)."""
+        assert self.results is not None
+        teacher = [h.get("teacher") or {} for h in self.results["iterations"]]
+        teacher.append(self.results.get("initial_augmentation") or {})  # AugGPT's D_0 teacher stats
+        wall = sum(float(v) for h in self.results["iterations"] for v in (h.get("timings") or {}).values())
+        wall += float((self.results.get("initial_augmentation") or {}).get("wall_s") or 0)
+        added = self.results.get("total_augmented")
+        if added is None:
+            added = sum(h.get("added") or 0 for h in self.results["iterations"])
+        return {
+            "teacher_requests": float(sum(t.get("requests") or 0 for t in teacher)),
+            "teacher_tokens": float(sum((t.get("prompt_tokens") or 0) + (t.get("completion_tokens") or 0) for t in teacher)),
+            "cost_usd": float(sum(t.get("cost_usd") or 0 for t in teacher)),
+            "examples_added": float(added),
+            "wall_s": wall,
+        }
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Run]:
@@ -141,11 +183,35 @@ def check_same_but_seed(runs: list[Run]) -> None:
             )
 
 
+COST_KEYS = ["teacher_requests", "teacher_tokens", "cost_usd", "examples_added", "wall_s"]
+
+
 @dataclass
 class Table:
     methods: list[str]
-    rows: list[dict[str, Any]]  # task, seed_size, cells: {method: (mean, std, n)}, best, paper
+    # task, seed_size, cells {method: Interval (%)}, delta {method: Interval (points) | str why not},
+    # mcnemar {method: McNemar | str why not}, cost {method: {COST_KEYS: mean over seeds}}, best, paper
+    rows: list[dict[str, Any]]
     partial: list[Run]
+
+
+def _paired(group: list[Run], base: list[Run]) -> tuple[Interval | str, McNemar | str]:
+    """Paired difference and McNemar test of one method's runs against fine-tuning's."""
+    acc = {r.seed: 100 * r.accuracy for r in group}
+    acc0 = {r.seed: 100 * r.accuracy for r in base}
+    if set(acc) != set(acc0):
+        why = f"seeds differ ({sorted(acc)} vs finetune {sorted(acc0)})"
+        return why, why
+    delta = paired_difference(acc, acc0)
+    preds = {r.seed: r.final_predictions() for r in group}
+    preds0 = {r.seed: r.final_predictions() for r in base}
+    if any(p is None for p in [*preds.values(), *preds0.values()]):
+        return delta, "no per-example predictions"
+    try:
+        test = mcnemar(preds, preds0)
+    except StatsError as e:
+        raise ReportError(f"{group[0].task} n={group[0].seed_size} {group[0].method} vs finetune: {e}") from e
+    return delta, test
 
 
 def build_table(runs: list[Run], reference: dict[str, Any] | None = None) -> Table:
@@ -167,28 +233,44 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None) -> Tab
             if len(set(seeds)) != len(seeds):
                 raise ReportError(f"{task} n={size} {method}: several runs with the same seed {seeds}: "
                                   + ", ".join(r.path for r in group))
-            accs = [100 * r.accuracy for r in group]
-            row["cells"][method] = (statistics.mean(accs), statistics.stdev(accs) if len(accs) > 1 else 0.0, len(accs))
+            row["cells"][method] = t_interval([100 * r.accuracy for r in group])
+            costs = [r.cost() for r in group]
+            row.setdefault("cost", {})[method] = {k: sum(c[k] for c in costs) / len(costs) for k in COST_KEYS}
+        row["delta"], row["mcnemar"] = {}, {}
+        for method, group in by_method.items():
+            if method != "finetune" and "finetune" in by_method:
+                row["delta"][method], row["mcnemar"][method] = _paired(group, by_method["finetune"])
         # ties go to the method listed first (finetune before the others)
-        row["best"] = max((m for m in methods if m in row["cells"]), key=lambda m: row["cells"][m][0])
+        row["best"] = max((m for m in methods if m in row["cells"]), key=lambda m: row["cells"][m].mean)
         row["paper"] = ((reference or {}).get(task) or {}).get(size)  # load_reference made the keys strings
         rows.append(row)
     return Table(methods, rows, partial)
 
 
-def _fmt(cell: tuple[float, float, int] | None) -> str:
+WIN = "▲"
+WIN_RULE = (f"{WIN}: a win, the paired 95 % t interval of the difference lies above zero. "
+            "p: exact McNemar test on the test examples (matched by id) pooled over the seed pairs.")
+
+
+def _fmt(cell: Interval | None) -> str:
     if cell is None:
         return "–"
-    mean, std, n = cell
-    return f"{mean:.1f} ± {std:.1f} (n={n})"
+    if cell.half_width is None:
+        return f"{cell.mean:.1f} (n={cell.n}, no CI)"
+    return f"{cell.mean:.1f} ± {cell.half_width:.1f} (n={cell.n})"
 
 
 def _delta(row: dict[str, Any], method: str) -> str:
-    base = row["cells"].get("finetune")
-    cell = row["cells"].get(method)
-    if base is None or cell is None or method == "finetune":
+    """``+3.0 [+1.0, +5.0] p=0.031 ▲``: paired mean difference, its 95 % t interval, McNemar p."""
+    d = row.get("delta", {}).get(method)
+    if d is None:
         return ""
-    return f"{cell[0] - base[0]:+.1f}"
+    if isinstance(d, str):
+        return d
+    text = f"{d.mean:+.1f}" + (f" [{d.low:+.1f}, {d.high:+.1f}]" if d.low is not None else " (n=1, no CI)")
+    test = row["mcnemar"][method]
+    text += f" p={test.p:.3g}" if isinstance(test, McNemar) else f" (p: {test})"
+    return text + (f" {WIN}" if d.low is not None and d.low > 0 else "")
 
 
 def _header(t: Table) -> list[str]:
@@ -213,36 +295,78 @@ def _cells(t: Table, row: dict[str, Any], mark: tuple[str, str]) -> list[str]:
 def to_markdown(t: Table) -> str:
     lines = ["| " + " | ".join(_header(t)) + " |", "|" + "---|" * len(_header(t))]
     lines += ["| " + " | ".join(_cells(t, r, ("**", "**"))) + " |" for r in t.rows]
-    text = "\n".join(lines) + "\n\nTest accuracy (%) of the last iteration, mean ± std over seeds; best per row in bold.\n"
+    text = "\n".join(lines) + ("\n\nTest accuracy (%) of the last iteration: mean ± half-width of the 95 % "
+                               "Student t interval over seeds, n seeds; best mean per row in bold. Δ vs finetune: "
+                               "paired mean difference over the same seeds [95 % t interval]. " + WIN_RULE + "\n")
+    text += "\nCost per run (mean over seeds):\n\n| " + " | ".join(_COST_HEADER) + " |\n|" + "---|" * len(_COST_HEADER) + "\n"
+    text += "".join("| " + " | ".join(c) + " |\n" for c in _cost_rows(t))
     if t.partial:
         text += "\nPartial runs (not finished, not averaged):\n" + "".join(f"- {r.path}\n" for r in t.partial)
     return text
 
 
+_COST_HEADER = ["task", "seed size", "method", "teacher requests", "teacher tokens", "cost ($)",
+                "examples added", "wall time (s)"]
+
+
+def _cost_rows(t: Table) -> list[list[str]]:
+    out = []
+    for r in t.rows:
+        for m in t.methods:
+            c = r["cost"].get(m)
+            if c is not None:
+                out.append([r["task"], r["seed_size"], m, f"{c['teacher_requests']:.1f}", f"{c['teacher_tokens']:.0f}",
+                            f"{c['cost_usd']:.4f}", f"{c['examples_added']:.1f}", f"{c['wall_s']:.1f}"])
+    return out
+
+
+def _num(x: float | None) -> str:
+    return "" if x is None else f"{x:.4f}"
+
+
 def to_csv(t: Table) -> str:
+    """One line per cell; ci_* are the 95 % t interval (empty for n=1), delta_* the paired difference
+    vs finetune, mcnemar_p the exact McNemar p (empty where not computed)."""
     buf = io.StringIO()
     w = csv.writer(buf)
-    w.writerow(["task", "seed_size", "method", "mean", "std", "n", "best", "delta_vs_finetune"])
+    w.writerow(["task", "seed_size", "method", "mean", "ci_low", "ci_high", "n", "best",
+                "delta_vs_finetune", "delta_ci_low", "delta_ci_high", "mcnemar_p", "win", *COST_KEYS])
     for r in t.rows:
-        for m, (mean, std, n) in r["cells"].items():
-            w.writerow([r["task"], r["seed_size"], m, f"{mean:.4f}", f"{std:.4f}", n, m == r["best"], _delta(r, m)])
+        for m in t.methods:
+            cell = r["cells"].get(m)
+            if cell is None:
+                continue
+            d, test = r["delta"].get(m), r["mcnemar"].get(m)
+            d = d if isinstance(d, Interval) else None
+            w.writerow([r["task"], r["seed_size"], m, _num(cell.mean), _num(cell.low), _num(cell.high), cell.n,
+                        m == r["best"], _num(d and d.mean), _num(d and d.low), _num(d and d.high),
+                        f"{test.p:.6g}" if isinstance(test, McNemar) else "",
+                        bool(d and d.low is not None and d.low > 0),
+                        *(f"{r['cost'][m][k]:.4f}" for k in COST_KEYS)])
     return buf.getvalue()
 
 
 def to_latex(t: Table) -> str:
     def esc(s: str) -> str:
-        return s.replace("_", r"\_").replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("–", "--")
+        return (s.replace("_", r"\_").replace("$", r"\$").replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
+                .replace("–", "--").replace(WIN, r"$\blacktriangle$"))
 
-    header = _header(t)
-    lines = [r"\begin{tabular}{" + "l" * 2 + "r" * (len(header) - 2) + "}", r"\toprule",
-             " & ".join(esc(h) for h in header) + r" \\", r"\midrule"]
-    lines += [" & ".join(esc(c) for c in _cells(t, r, (r"\textbf{", "}"))) + r" \\" for r in t.rows]
-    lines += [r"\bottomrule", r"\end{tabular}"]
+    def tabular(header: list[str], rows: list[list[str]], n_left: int) -> list[str]:
+        return ([r"\begin{tabular}{" + "l" * n_left + "r" * (len(header) - n_left) + "}", r"\toprule",
+                 " & ".join(esc(h) for h in header) + r" \\", r"\midrule"]
+                + [" & ".join(c if c.startswith(r"\textbf{") else esc(c) for c in row) + r" \\" for row in rows]
+                + [r"\bottomrule", r"\end{tabular}"])
+
+    rows = [[r"\textbf{" + esc(c[2:-2]) + "}" if c.startswith("**") else c for c in _cells(t, r, ("**", "**"))]
+            for r in t.rows]
+    lines = tabular(_header(t), rows, 2)
+    lines += ["", "% " + esc(WIN_RULE), ""] + tabular(_COST_HEADER, _cost_rows(t), 3)
     return "\n".join(lines) + "\n"
 
 
 def plot(runs: list[Run], out: Path) -> list[Path]:
-    """Test accuracy per iteration per method, and training-set size per iteration (mean over seeds)."""
+    """Test accuracy per iteration per method, and training-set size per iteration: mean over seeds
+    with its 95 % t interval as a band (no band where one seed)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -262,13 +386,16 @@ def plot(runs: list[Run], out: Path) -> list[Path]:
         for ax, ((task, size), by_method) in zip(axes[0], sorted(groups.items())):
             for method in sorted(by_method, key=lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else 99):
                 its = sorted(by_method[method])
-                means = [statistics.mean(by_method[method][i]) for i in its]
-                stds = [statistics.stdev(by_method[method][i]) if len(by_method[method][i]) > 1 else 0 for i in its]
-                ax.errorbar(its, means, yerr=stds, marker="o", capsize=3, label=method)
+                ivs = [t_interval(by_method[method][i]) for i in its]
+                line, = ax.plot(its, [iv.mean for iv in ivs], marker="o", label=method)
+                band = [(i, iv) for i, iv in zip(its, ivs) if iv.low is not None]
+                if band:
+                    ax.fill_between([i for i, _ in band], [iv.low for _, iv in band], [iv.high for _, iv in band],
+                                    color=line.get_color(), alpha=0.2)
             ax.set_title(f"{task}, seed size {size}")
             ax.set_xlabel("iteration")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel(ylabel)
+            ax.set_ylabel(f"{ylabel} (band: 95 % t CI)")
             ax.grid(alpha=0.3)
             ax.legend()
         fig.tight_layout()

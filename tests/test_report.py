@@ -12,8 +12,10 @@ import sys
 from pathlib import Path
 
 import pytest
+from scipy import stats as sps
 
 from llm2llm import report
+from llm2llm.stats import McNemar, mcnemar, paired_difference, t_interval
 
 ROOT = Path(__file__).resolve().parent.parent
 # A sweep file as in sweeps/: fixed settings here, the grid under hydra.sweeper.params.
@@ -67,16 +69,35 @@ def test_table_matches_the_results_files(runs_dir, tmp_path):
     assert (row["task"], row["seed_size"]) == ("trec", "6")
     for method in table.methods:
         accs = finals(runs_dir, method)
-        mean, std, n = row["cells"][method]
-        assert n == 2 and mean == pytest.approx(statistics.mean(accs)) and std == pytest.approx(statistics.stdev(accs))
-    best = max(table.methods, key=lambda m: row["cells"][m][0])
+        cell = row["cells"][method]
+        low, high = sps.t.interval(0.95, 1, loc=statistics.mean(accs), scale=sps.sem(accs)) \
+            if len(set(accs)) > 1 else (accs[0], accs[0])
+        assert cell.n == 2 and cell.mean == pytest.approx(statistics.mean(accs))
+        assert (cell.low, cell.high) == (pytest.approx(low), pytest.approx(high))
+    best = max(table.methods, key=lambda m: row["cells"][m].mean)
     assert row["best"] == best
     md = (out / "table.md").read_text()
     assert f"**{report._fmt(row['cells'][best])}**" in md
-    delta = statistics.mean(finals(runs_dir, "llm2llm")) - statistics.mean(finals(runs_dir, "finetune"))
-    assert f"{delta:+.1f}" in md
+    # Δ vs finetune: paired by seed, and McNemar on the predictions files of the last iteration.
+    by_seed = {m: {json.loads(f.read_text())["seed"]: f.parent for f in runs_dir.glob(f"trec/n6/{m}/*/seed*/results.json")}
+               for m in ("finetune", "llm2llm")}
+    acc = {m: {s: 100 * json.loads((d / "results.json").read_text())["final_test_accuracy"] for s, d in by_seed[m].items()}
+           for m in by_seed}
+    delta = paired_difference(acc["llm2llm"], acc["finetune"])
+    assert row["delta"]["llm2llm"].mean == pytest.approx(delta.mean)
+    assert f"{delta.mean:+.1f}" in md
+    def last_preds(d: Path) -> dict[str, bool]:  # the last iteration: iter_1 for LLM2LLM, iter_0 for finetune
+        last = json.loads((d / "results.json").read_text())["iterations"][-1]["iteration"]
+        return {r["id"]: r["correct"] for r in map(json.loads, (d / f"iter_{last}/predictions_test.jsonl").read_text().splitlines())}
+
+    preds = {m: {s: last_preds(d) for s, d in by_seed[m].items()} for m in by_seed}
+    test = mcnemar(preds["llm2llm"], preds["finetune"])
+    assert isinstance(row["mcnemar"]["llm2llm"], McNemar) and row["mcnemar"]["llm2llm"].p == pytest.approx(test.p)
+    assert test.n_pairs == 2 * 12 and f"p={test.p:.3g}" in md
     csv_rows = (out / "table.csv").read_text().splitlines()
-    assert csv_rows[0].startswith("task,seed_size,method,mean,std,n") and len(csv_rows) == 4
+    assert csv_rows[0].startswith("task,seed_size,method,mean,ci_low,ci_high,n") and "mcnemar_p" in csv_rows[0]
+    assert len(csv_rows) == 4
+    assert "Cost per run" in md and "teacher requests" in md
     tex = (out / "table.tex").read_text()
     assert r"\begin{tabular}" in tex and r"\textbf{" in tex
     for png in ("accuracy_per_iteration.png", "data_growth.png"):
@@ -104,8 +125,9 @@ def test_budget_matched_eda_is_averaged_over_seeds(runs_dir):
         assert budget["total"] == llm2llm["total_augmented"] == res["total_augmented"]
         assert budget["source_seed"] == res["seed"]
         accs.append(100 * res["final_test_accuracy"])
-    assert row["cells"]["eda (budget-matched)"] == (pytest.approx(statistics.mean(accs)),
-                                                    pytest.approx(statistics.stdev(accs)), 2)
+    cell = row["cells"]["eda (budget-matched)"]
+    assert cell.n == 2 and cell.mean == pytest.approx(statistics.mean(accs))
+    assert cell.half_width == pytest.approx(t_interval(accs).half_width)
     # A budget from a run on another seed set (another seed size): one line, exit 2, nothing trained.
     bad = train(tmp, "method=eda", "seed=0", "task.seed_size=5", f"method.budget_from={source}/seed0", runs="bad")
     assert bad.returncode == 2 and "another seed set" in bad.stderr.strip().splitlines()[-1]
@@ -128,7 +150,8 @@ def test_partial_runs_are_shown_never_averaged(runs_dir, tmp_path):
     crashed = next(copy.glob("trec/n6/llm2llm/*/seed1"))
     (crashed / "results.json").unlink()
     table = report.build_table(report.find_runs([copy]))
-    assert table.rows[0]["cells"]["llm2llm"][2] == 1
+    assert table.rows[0]["cells"]["llm2llm"].n == 1
+    assert "seeds differ" in report._delta(table.rows[0], "llm2llm")  # never paired over unequal seed sets
     assert [r.path for r in table.partial] == [str(crashed)]
     md = report.to_markdown(table)
     assert "Partial runs" in md and str(crashed) in md
@@ -174,3 +197,94 @@ def test_empty_wandb_group_is_a_clear_error(monkeypatch, capsys, tmp_path):
     monkeypatch.setattr(wandb, "Api", FakeApi)
     assert report.main(["table", "--wandb", "me/llm2llm", "--group", "g", "--out", str(tmp_path)]) == 2
     assert "has no runs in group 'g'" in capsys.readouterr().err
+
+
+# --- A table from run directories written by hand in the layout the harness writes (no model) ---
+
+TEST_IDS = [f"test-{i}" for i in range(10)]
+
+
+def write_run(root: Path, method: str, seed: int, correct: list[bool], acc_first: float, *, ids=TEST_IDS,
+              teacher: dict | None = None, added: int = 0) -> Path:
+    """runs/<task>/n4/<method>/<student>/seed<k>/ with config.json, results.json, iter_<i>/metrics.json
+    and iter_<i>/predictions_test.jsonl, as llm2llm/main.py and loop.py write them."""
+    d = root / "trec" / "n4" / method / "smollm2-135m" / f"seed{seed}"
+    config = {"task": {"name": "trec", "seed_size": 4}, "method": {"name": method}, "seed": seed}
+    iterations = []
+    for i, acc in enumerate([acc_first, sum(correct) / len(correct)]):
+        rows = [{"id": ex, "output": "x", "prediction": "x", "correct": ok} for ex, ok in zip(ids, correct)]
+        (d / f"iter_{i}").mkdir(parents=True)
+        (d / f"iter_{i}" / "predictions_test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        metrics = {"iteration": i, "train_size": 4 + i * added, "n_augmented_total": i * added,
+                   "added": added if i == 0 else 0, "test_accuracy": acc, "teacher": teacher if i == 0 and teacher else {},
+                   "timings": {"train_s": 2.0, "eval_test_s": 1.0, **({"teacher_s": 3.0} if teacher and i == 0 else {})}}
+        (d / f"iter_{i}" / "metrics.json").write_text(json.dumps(metrics))
+        iterations.append(metrics)
+    results = {"status": "complete", "seed": seed, "seed_size": 4, "test_size": len(ids), "initial_augmentation": {},
+               "iterations": iterations, "total_augmented": added, "final_test_accuracy": iterations[-1]["test_accuracy"],
+               "config": config}
+    (d / "config.json").write_text(json.dumps(config))
+    (d / "results.json").write_text(json.dumps(results))
+    return d
+
+
+def hand_runs(root: Path) -> None:
+    """finetune and llm2llm on seeds 0, 1, 2; llm2llm gets 2, 2, 3 more of the 10 test examples right."""
+    base = [[True] * 5 + [False] * 5, [True] * 4 + [False] * 6, [True] * 6 + [False] * 4]
+    for seed, right in enumerate(base):
+        write_run(root, "finetune", seed, right, 0.3)
+        better = list(right)
+        for _ in range((2, 2, 3)[seed]):  # turn the first wrong answers right
+            better[better.index(False)] = True
+        teacher = {"requests": 5 + seed, "prompt_tokens": 100, "completion_tokens": 50, "cost_usd": 0.01}
+        write_run(root, "llm2llm", seed, better, 0.3, teacher=teacher, added=2 + seed)
+
+
+def test_table_from_hand_written_run_dirs(tmp_path):
+    hand_runs(tmp_path / "runs")
+    out = tmp_path / "out"
+    assert report.main(["table", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    (row,) = report.build_table(report.find_runs([tmp_path / "runs"])).rows
+    ft, ll = row["cells"]["finetune"], row["cells"]["llm2llm"]
+    assert (ft.mean, ft.n) == (pytest.approx(50.0), 3) and ll.mean == pytest.approx(220 / 3)  # 70, 60, 90
+    low, high = sps.t.interval(0.95, 2, loc=50.0, scale=10 / 3 ** 0.5)  # finetune 50, 40, 60: sd 10
+    assert (ft.low, ft.high) == (pytest.approx(low), pytest.approx(high))
+    d = row["delta"]["llm2llm"]  # differences 20, 20, 30 points: sd 10 / sqrt(3)
+    low, high = sps.t.interval(0.95, 2, loc=70 / 3, scale=(100 / 3) ** 0.5 / 3 ** 0.5)
+    assert (d.mean, d.low, d.high) == (pytest.approx(70 / 3), pytest.approx(low), pytest.approx(high)) and d.low > 0
+    test = row["mcnemar"]["llm2llm"]  # 7 examples flipped right, none flipped wrong, 30 pairs
+    assert (test.b, test.c, test.n_pairs) == (7, 0, 30) and test.p == pytest.approx(2 * 0.5 ** 7)
+    cost = row["cost"]["llm2llm"]
+    assert cost["teacher_requests"] == pytest.approx(6.0) and cost["teacher_tokens"] == pytest.approx(150.0)
+    assert cost["cost_usd"] == pytest.approx(0.01) and cost["examples_added"] == pytest.approx(3.0)
+    assert cost["wall_s"] == pytest.approx(9.0)  # (train 2 + eval 1) x 2 iterations + teacher 3
+    assert row["cost"]["finetune"]["teacher_requests"] == 0
+    md = (out / "table.md").read_text()
+    assert "50.0 ± 24.8 (n=3)" in md and f"+23.3 [{low:+.1f}, {high:+.1f}] p={2 * 0.5 ** 7:.3g} ▲" in md
+    assert "95 % Student t interval" in md and "exact McNemar" in md
+    header, *lines = (out / "table.csv").read_text().splitlines()
+    assert header.split(",")[:7] == ["task", "seed_size", "method", "mean", "ci_low", "ci_high", "n"]
+    rec = dict(zip(header.split(","), lines[1].split(",")))
+    assert rec["method"] == "llm2llm" and rec["win"] == "True" and float(rec["mcnemar_p"]) == pytest.approx(2 * 0.5 ** 7)
+    assert float(rec["delta_ci_low"]) == pytest.approx(low, abs=1e-4)
+    tex = (out / "table.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 2 and r"\textbf{73.3 $\pm$" in tex and r"$\blacktriangle$" in tex
+    assert (out / "accuracy_per_iteration.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_one_seed_has_no_interval_and_no_win(tmp_path):
+    write_run(tmp_path, "finetune", 0, [True] * 5 + [False] * 5, 0.3)
+    write_run(tmp_path, "llm2llm", 0, [True] * 9 + [False], 0.3)
+    (row,) = report.build_table(report.find_runs([tmp_path])).rows
+    assert row["cells"]["llm2llm"].low is None and report._fmt(row["cells"]["llm2llm"]) == "90.0 (n=1, no CI)"
+    text = report._delta(row, "llm2llm")
+    assert text.startswith("+40.0 (n=1, no CI) p=") and "▲" not in text
+
+
+def test_different_test_sets_are_refused(tmp_path, capsys):
+    write_run(tmp_path, "finetune", 0, [True] * 10, 0.3)
+    write_run(tmp_path, "llm2llm", 0, [True] * 10, 0.3, ids=[f"other-{i}" for i in range(10)])
+    assert report.main(["table", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: trec n=4 llm2llm vs finetune: seed 0: the test sets differ")
+    assert not (tmp_path / "o" / "table.md").exists()
