@@ -163,7 +163,7 @@ class TeacherConfig:
 
 @dataclass
 class MethodConfig:
-    #: finetune | llm2llm | eda | auggpt | s2l
+    #: a method registered in llm2llm/methods/ (built in: finetune | llm2llm | eda | auggpt | s2l)
     name: str = MISSING
     #: LLM2LLM iterations (paper GSM8K: 10); a method that does not iterate trains once
     iterations: int = 1

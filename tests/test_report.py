@@ -117,7 +117,7 @@ def test_budget_matched_eda_is_averaged_over_seeds(runs_dir):
     assert "eda (budget-matched)" in table.methods and "eda" in table.methods
     matched = sorted((tmp / "budget").rglob("results.json"))
     assert len(matched) == 2
-    accs, budgets = [], []
+    accs = []
     for f in matched:
         res = json.loads(f.read_text())
         llm2llm = json.loads((source / f"seed{res['seed']}" / "results.json").read_text())
