@@ -114,7 +114,7 @@ def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: Any) -
         from llm2llm.student import Student
 
         student = Student(cfg.student, cfg.trainer, data.task, cfg.cache_dir, cfg.seed)
-        from llm2llm.tracking import build_tracker
+        from llm2llm.tracking import build_tracker, tracked_summary
 
         name = run_name(cfg)
         tags = [f"task:{cfg.task.name}", f"method:{cfg.method.name}", f"student:{cfg.student.name}"]
@@ -152,7 +152,7 @@ def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: Any) -
             "config": config,
         }
         rd.write_json("results.json", results)
-        tracker.finish({k: results[k] for k in ("final_test_accuracy", "best_test_accuracy", "total_augmented")})
+        tracker.finish(tracked_summary(run_dir, results))
         tracker = None
     finally:  # models, server connections and the W&B run are closed however the run ends
         if tracker is not None:

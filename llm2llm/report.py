@@ -42,6 +42,9 @@ class Run:
     path: str
     results: dict[str, Any] | None  # None: the run did not finish (no complete results.json)
     config: dict[str, Any]
+    #: {test example id: correct} of the last iteration, for runs read from W&B (a run directory
+    #: has them in its predictions file instead)
+    predictions: dict[str, bool] | None = None
 
     @property
     def complete(self) -> bool:
@@ -81,10 +84,10 @@ class Run:
         return self.results["final_test_accuracy"]
 
     def final_predictions(self) -> dict[str, bool] | None:
-        """{test example id: correct} of the last iteration, or None where the run has no
-        predictions file (a W&B run)."""
+        """{test example id: correct} of the last iteration, or None where the run has none (a W&B
+        run logged before the predictions were put in its summary)."""
         if self.path.startswith("wandb:") or not self.results:
-            return None
+            return self.predictions
         last = self.results["iterations"][-1]["iteration"]
         f = Path(self.path) / f"iter_{last}" / "predictions_test.jsonl"
         if not f.is_file():
@@ -141,7 +144,10 @@ def find_runs(paths: Iterable[str | Path]) -> list[Run]:
 
 
 def wandb_runs(project: str, group: str | None) -> list[Run]:
-    """Runs of a W&B project (entity/project) and group, rebuilt from their config and history."""
+    """Runs of a W&B project (entity/project) and group. A run logged by this harness carries its
+    whole results.json and last-iteration predictions in its summary (``results_json``,
+    ``final_predictions_json``): the same statistics as from its run directory, McNemar included.
+    Older runs are rebuilt from their history (accuracies only)."""
     import wandb
 
     filters = {"group": group} if group else {}
@@ -150,14 +156,19 @@ def wandb_runs(project: str, group: str | None) -> list[Run]:
         raise ReportError(f"W&B {project} has no runs" + (f" in group {group!r}" if group else ""))
     runs = []
     for r in found:
-        history = [row for row in r.scan_history() if row.get("test_accuracy") is not None]
-        results = None
-        if r.state == "finished" and history:
-            its = [{"iteration": int(h["iteration"]), "test_accuracy": h["test_accuracy"],
-                    "train_size": h.get("train_size"), "n_augmented_total": h.get("n_augmented_total")}
-                   for h in history]
-            results = {"status": "complete", "iterations": its, "final_test_accuracy": its[-1]["test_accuracy"]}
-        runs.append(Run(f"wandb:{r.path}", results, dict(r.config)))
+        results = predictions = None
+        summary = dict(r.summary)
+        if r.state == "finished" and "results_json" in summary:
+            results = json.loads(summary["results_json"])
+            predictions = json.loads(summary.get("final_predictions_json") or "null")
+        elif r.state == "finished":
+            history = [row for row in r.scan_history() if row.get("test_accuracy") is not None]
+            if history:
+                its = [{"iteration": int(h["iteration"]), "test_accuracy": h["test_accuracy"],
+                        "train_size": h.get("train_size"), "n_augmented_total": h.get("n_augmented_total")}
+                       for h in history]
+                results = {"status": "complete", "iterations": its, "final_test_accuracy": its[-1]["test_accuracy"]}
+        runs.append(Run(f"wandb:{r.path}", results, dict(r.config), predictions))
     return runs
 
 

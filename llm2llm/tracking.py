@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import json
 import uuid
 import os
 import sys
@@ -100,6 +101,21 @@ class WandbTracker:
     def abort(self) -> None:
         """Close a run that failed (marked failed in W&B); harmless after ``finish``."""
         self.run.finish(exit_code=1)
+
+
+def tracked_summary(run_dir: Path, results: dict[str, Any]) -> dict[str, Any]:
+    """What a finished run leaves in its W&B summary: the headline numbers, plus its results.json
+    (config aside: the run's config is already there) and the last iteration's per-example
+    correctness as JSON strings, so ``llm2llm.report --wandb`` computes the same statistics as from
+    the run directory (McNemar included)."""
+    from llm2llm.report import Run
+
+    predictions = Run(str(run_dir), results, results.get("config") or {}).final_predictions()
+    return {
+        **{k: results[k] for k in ("final_test_accuracy", "best_test_accuracy", "total_augmented")},
+        "results_json": json.dumps({k: v for k, v in results.items() if k != "config"}),
+        "final_predictions_json": json.dumps(predictions),
+    }
 
 
 def _flatten(d: dict[str, Any], prefix: str = "") -> dict[str, Any]:

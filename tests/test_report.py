@@ -22,8 +22,9 @@ ROOT = Path(__file__).resolve().parent.parent
 SWEEP_FILE = """
 defaults:
   - config
-  - override tracking: none
+  - override tracking: wandb
   - _self_
+tracking: {group: tiny-trec, tags: [study]}
 task: {name: trec, seed_size: 6, test_size: 12, eval_mode: score}
 method: {iterations: 2, num_aug: 1}
 trainer: {max_steps: 2, per_device_batch_size: 6}
@@ -39,7 +40,8 @@ hydra:
 def train(tmp: Path, *args: str, runs: str = "runs") -> subprocess.CompletedProcess:
     (tmp / "sweeps").mkdir(exist_ok=True)
     (tmp / "sweeps" / "tiny_trec.yaml").write_text(SWEEP_FILE)
-    env = dict(os.environ, LLM2LLM_RUNS_DIR=str(tmp / runs))
+    (tmp / "wandb").mkdir(exist_ok=True)
+    env = dict(os.environ, LLM2LLM_RUNS_DIR=str(tmp / runs), WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"))
     cmd = [sys.executable, "train.py", "--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_trec", *args,
            f"teacher.cache_path={tmp / 'teacher_cache'}"]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
@@ -183,6 +185,37 @@ def test_compare_lists_differences_and_metrics(runs_dir):
 def test_missing_run_dir_is_a_clear_error(tmp_path, capsys):
     assert report.main(["table", str(tmp_path / "nope"), "--out", str(tmp_path / "o")]) == 2
     assert "no such run directory" in capsys.readouterr().err
+
+
+@pytest.mark.slow
+def test_a_wandb_group_gives_the_same_statistics_as_the_run_dirs(runs_dir, monkeypatch):
+    """W&B's servers cannot be reached here, so wandb.Api is replaced by one that serves the offline
+    runs the sweep really logged, read from W&B's own transaction logs (tests/wandb_offline.py):
+    the fake part is only the API object. The runs carry the group and tags a user filters and
+    groups by in the W&B UI, and the report built from the group equals the one from the run dirs,
+    paired intervals and McNemar p included."""
+    import wandb
+
+    from wandb_offline import OfflineApi
+
+    api = OfflineApi(runs_dir.parent.parent / "wandb")
+    logged = api.runs("me/llm2llm", {"group": "tiny-trec"})
+    assert len(logged) == 6 and all(r.state == "finished" for r in logged)
+    assert {next(t for t in r.tags if t.startswith("method:")) for r in logged} == \
+        {"method:finetune", "method:eda", "method:llm2llm"}
+    assert all("study" in r.tags and "task:trec" in r.tags for r in logged)
+    assert {r.config["method"]["name"] for r in logged} == {"finetune", "eda", "llm2llm"}
+    monkeypatch.setattr(wandb, "Api", lambda: api)
+    from_wandb = report.build_table(report.wandb_runs("me/llm2llm", "tiny-trec"))
+    from_dirs = report.build_table(report.find_runs([runs_dir]))
+    assert from_wandb.methods == from_dirs.methods == ["finetune", "eda", "llm2llm"]
+    (w,), (d,) = from_wandb.rows, from_dirs.rows
+    for m in from_dirs.methods:
+        assert w["cells"][m] == d["cells"][m]
+    for m in ("eda", "llm2llm"):
+        assert w["delta"][m] == d["delta"][m]
+        assert isinstance(d["mcnemar"][m], McNemar) and w["mcnemar"][m] == d["mcnemar"][m]
+    assert report.to_markdown(from_wandb) == report.to_markdown(from_dirs)  # cost table included
 
 
 def test_empty_wandb_group_is_a_clear_error(monkeypatch, capsys, tmp_path):
