@@ -41,11 +41,22 @@ class Stages:
     tracker: Tracker
 
 
-@contextmanager
-def timed(timings: dict[str, float], name: str) -> Iterator[None]:
-    start = time.perf_counter()
-    yield
-    timings[f"{name}_s"] = round(time.perf_counter() - start, 3)
+class StageClock:
+    """Wall time of each stage of one iteration, written to ``iter_<i>/timings.json`` as each stage
+    finishes. A resumed iteration keeps the times its finished stages took when they ran (loading
+    their saved output takes no time and would make a restarted run look cheap in the cost table);
+    the time of work lost in a crash is not counted."""
+
+    def __init__(self, rd: RunDir, i: int) -> None:
+        self.rd, self.file = rd, f"iter_{i}/timings.json"
+        self.timings: dict[str, float] = rd.read_json(self.file) or {}
+
+    @contextmanager
+    def __call__(self, name: str) -> Iterator[None]:
+        start = time.perf_counter()
+        yield
+        self.timings.setdefault(f"{name}_s", round(time.perf_counter() - start, 3))
+        self.rd.write_json(self.file, self.timings)
 
 
 def llm2llm_loop(s: Stages, train_set: list[Example]) -> list[dict[str, Any]]:
@@ -67,13 +78,13 @@ def llm2llm_loop(s: Stages, train_set: list[Example]) -> list[dict[str, Any]]:
 
 def run_iteration(s: Stages, i: int, train_set: list[Example], previous: Path | None) -> dict[str, Any]:
     cfg, rd, it = s.cfg, s.rd, s.rd.iter_dir(i)
-    timings: dict[str, float] = {}
-    with timed(timings, "train"):
+    timed = StageClock(rd, i)
+    with timed("train"):
         init_from = None if cfg.trainer.restart_from_base else previous
         checkpoint = s.student.train(train_set, it / "checkpoint", init_from=init_from)
-    with timed(timings, "eval_test"):
+    with timed("eval_test"):
         test_preds = predictions(s, checkpoint, s.test, it / "predictions_test.jsonl", f"iter {i} test")
-    with timed(timings, "eval_seed"):
+    with timed("eval_seed"):
         seed_preds = predictions(s, checkpoint, s.seeds, it / "predictions_seed.jsonl", f"iter {i} seeds")
     wrong = [seed for seed, p in zip(s.seeds, seed_preds) if not p["correct"]]
 
@@ -83,7 +94,7 @@ def run_iteration(s: Stages, i: int, train_set: list[Example], previous: Path | 
         # Only original seed examples go to the teacher (never an augmented one): wrong ones,
         # or all of them in the non-targeted ablation.
         to_teacher = wrong if cfg.method.targeted else list(s.seeds)
-        with timed(timings, "teacher"):
+        with timed("teacher"):
             added, teacher_stats = augment(s, i + 1, to_teacher, train_set, seed_preds)
         write_examples(rd.iter_dir(i + 1) / "train.jsonl", train_set + added)
 
@@ -98,7 +109,7 @@ def run_iteration(s: Stages, i: int, train_set: list[Example], previous: Path | 
         "n_wrong": len(wrong),
         "training": s.student.training_summary(checkpoint),
         "teacher": teacher_stats,
-        "timings": timings,
+        "timings": timed.timings,
     }
     rd.write_json(f"iter_{i}/metrics.json", metrics)
     s.tracker.log_iteration(i, metrics)

@@ -153,6 +153,8 @@ def test_resume_after_kills_reaches_the_same_data(finished_run, tmp_path):
     # 1. Kill during teacher calls: iteration 0 is evaluated and the first calls are cached.
     kill_when(cmd, env, lambda: db.exists() and cached_calls(db) >= 1)
     assert not (run / "iter_0" / "teacher_stats.json").exists()
+    ran = json.loads((run / "iter_0" / "timings.json").read_text())  # the stages finished before the kill
+    assert set(ran) == {"train_s", "eval_test_s", "eval_seed_s"} and ran["train_s"] > 0.5
     # 2. Kill during the training of iteration 1.
     kill_when(cmd, env, lambda: (run / "iter_1" / ".checkpoint.tmp").exists())
     assert not (run / "iter_1" / "checkpoint" / "COMPLETE").exists()
@@ -162,4 +164,9 @@ def test_resume_after_kills_reaches_the_same_data(finished_run, tmp_path):
         assert (run / name).read_text() == (ref / "run" / name).read_text(), name
     # No teacher call was repeated: the interrupted run made exactly as many as the uninterrupted one.
     assert cached_calls(db) == cached_calls(ref / "teacher_cache")
-    assert json.loads((run / "results.json").read_text())["status"] == "complete"
+    results = json.loads((run / "results.json").read_text())
+    assert results["status"] == "complete"
+    # The cost table's wall time: a resumed iteration reports how long its stages took when they
+    # ran, not the instant it took to reload their saved output.
+    reported = results["iterations"][0]["timings"]
+    assert {k: reported[k] for k in ran} == ran and reported["teacher_s"] > 0

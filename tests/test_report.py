@@ -37,13 +37,13 @@ hydra:
 """
 
 
-def train(tmp: Path, *args: str, runs: str = "runs") -> subprocess.CompletedProcess:
+def train(tmp: Path, *args: str, runs: str = "runs", group: str = "tiny-trec") -> subprocess.CompletedProcess:
     (tmp / "sweeps").mkdir(exist_ok=True)
     (tmp / "sweeps" / "tiny_trec.yaml").write_text(SWEEP_FILE)
     (tmp / "wandb").mkdir(exist_ok=True)
     env = dict(os.environ, LLM2LLM_RUNS_DIR=str(tmp / runs), WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"))
     cmd = [sys.executable, "train.py", "--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_trec", *args,
-           f"teacher.cache_path={tmp / 'teacher_cache'}"]
+           f"teacher.cache_path={tmp / 'teacher_cache'}", f"tracking.group={group}"]
     return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
 
 
@@ -112,7 +112,9 @@ def test_budget_matched_eda_is_averaged_over_seeds(runs_dir):
     """EDA given exactly what each seed's LLM2LLM run added: one sweep, budget_from follows the seed."""
     tmp = runs_dir.parent.parent
     source = runs_dir / "trec/n6/llm2llm/smollm2-135m"
-    proc = train(tmp, "-m", "method=eda", "seed=0,1", f"method.budget_from={source}/seed${{seed}}", runs="budget")
+    # Its own W&B group: the tiny-trec group holds exactly the module sweep's six runs.
+    proc = train(tmp, "-m", "method=eda", "seed=0,1", f"method.budget_from={source}/seed${{seed}}", runs="budget",
+                 group="tiny-trec-budget")
     assert proc.returncode == 0, proc.stderr[-3000:]
     table = report.build_table(report.find_runs([runs_dir, tmp / "budget"]))
     (row,) = table.rows
@@ -131,7 +133,8 @@ def test_budget_matched_eda_is_averaged_over_seeds(runs_dir):
     assert cell.n == 2 and cell.mean == pytest.approx(statistics.mean(accs))
     assert cell.half_width == pytest.approx(t_interval(accs).half_width)
     # A budget from a run on another seed set (another seed size): one line, exit 2, nothing trained.
-    bad = train(tmp, "method=eda", "seed=0", "task.seed_size=5", f"method.budget_from={source}/seed0", runs="bad")
+    bad = train(tmp, "method=eda", "seed=0", "task.seed_size=5", f"method.budget_from={source}/seed0", runs="bad",
+                group="tiny-trec-budget")
     assert bad.returncode == 2 and "another seed set" in bad.stderr.strip().splitlines()[-1]
     assert not list((tmp / "bad").rglob("checkpoint"))
 
