@@ -5,10 +5,11 @@
     python -m llm2llm.report table --wandb entity/project --group paper-trec --out report/
 
 Rows are task x seed size, columns methods; each cell is the mean ± the half-width of its 95 % t
-interval over seeds (n = how many); the best mean per row is marked. "Δ vs finetune" columns give
-the paired difference over the same seeds with its 95 % t interval and the exact McNemar p on the
-shared test examples pooled over seeds (see llm2llm/stats.py); a win is marked only where the
-paired interval lies above zero. A cost table gives teacher requests, tokens, dollars, examples
+interval over seeds (n = how many); the best mean per row is marked. "Δ vs finetune" columns
+(--baseline picks another method) give the paired difference over the same seeds with its 95 % t
+interval and the exact McNemar p on the shared test examples pooled over seeds (see
+llm2llm/stats.py); a win is marked only where the paired interval lies above zero, a loss only
+where it lies below. A cost table gives teacher requests, tokens, dollars, examples
 added and wall time per method (mean over seeds).
 Runs that did not finish are listed as partial and never averaged. Runs whose configs differ in
 anything but the seed are never averaged together: the report stops and names the keys.
@@ -103,13 +104,14 @@ class Run:
         return out
 
     def cost(self) -> dict[str, float]:
-        """What the run spent: teacher requests, tokens and dollars (D_0 plus every iteration),
-        examples added, and wall time (every recorded stage timing plus D_0's teacher time)."""
+        """What the run spent: teacher requests, tokens, dollars, outputs generated and kept (D_0 plus
+        every iteration), examples added, and wall time (every recorded stage timing plus D_0's teacher
+        time)."""
         assert self.results is not None
-        teacher = [h.get("teacher") or {} for h in self.results["iterations"]]
-        teacher.append(self.results.get("initial_augmentation") or {})  # AugGPT's D_0 teacher stats
+        d0_teacher = (self.results.get("initial_augmentation") or {}).get("teacher") or {}  # AugGPT's D_0
+        teacher = [h.get("teacher") or {} for h in self.results["iterations"]] + [d0_teacher]
         wall = sum(float(v) for h in self.results["iterations"] for v in (h.get("timings") or {}).values())
-        wall += float((self.results.get("initial_augmentation") or {}).get("wall_s") or 0)
+        wall += float(d0_teacher.get("wall_s") or 0)
         added = self.results.get("total_augmented")
         if added is None:
             added = sum(h.get("added") or 0 for h in self.results["iterations"])
@@ -117,6 +119,8 @@ class Run:
             "teacher_requests": float(sum(t.get("requests") or 0 for t in teacher)),
             "teacher_tokens": float(sum((t.get("prompt_tokens") or 0) + (t.get("completion_tokens") or 0) for t in teacher)),
             "cost_usd": float(sum(t.get("cost_usd") or 0 for t in teacher)),
+            "teacher_generated": float(sum(t.get("generated") or 0 for t in teacher)),
+            "teacher_kept": float(sum(t.get("kept") or 0 for t in teacher)),  # passed validation and dedup
             "examples_added": float(added),
             "wall_s": wall,
         }
@@ -194,7 +198,8 @@ def check_same_but_seed(runs: list[Run]) -> None:
             )
 
 
-COST_KEYS = ["teacher_requests", "teacher_tokens", "cost_usd", "examples_added", "wall_s"]
+COST_KEYS = ["teacher_requests", "teacher_tokens", "cost_usd", "teacher_generated", "teacher_kept", "examples_added",
+             "wall_s"]
 
 
 @dataclass
@@ -204,14 +209,15 @@ class Table:
     # mcnemar {method: McNemar | str why not}, cost {method: {COST_KEYS: mean over seeds}}, best, paper
     rows: list[dict[str, Any]]
     partial: list[Run]
+    baseline: str = "finetune"  # what the Δ columns compare against
 
 
 def _paired(group: list[Run], base: list[Run]) -> tuple[Interval | str, McNemar | str]:
-    """Paired difference and McNemar test of one method's runs against fine-tuning's."""
+    """Paired difference and McNemar test of one method's runs against the baseline's."""
     acc = {r.seed: 100 * r.accuracy for r in group}
     acc0 = {r.seed: 100 * r.accuracy for r in base}
     if set(acc) != set(acc0):
-        why = f"seeds differ ({sorted(acc)} vs finetune {sorted(acc0)})"
+        why = f"seeds differ ({sorted(acc)} vs {base[0].method} {sorted(acc0)})"
         return why, why
     delta = paired_difference(acc, acc0)
     preds = {r.seed: r.final_predictions() for r in group}
@@ -221,11 +227,13 @@ def _paired(group: list[Run], base: list[Run]) -> tuple[Interval | str, McNemar 
     try:
         test = mcnemar(preds, preds0)
     except StatsError as e:
-        raise ReportError(f"{group[0].task} n={group[0].seed_size} {group[0].method} vs finetune: {e}") from e
+        raise ReportError(f"{group[0].task} n={group[0].seed_size} {group[0].method} vs {base[0].method}: {e}") from e
     return delta, test
 
 
-def build_table(runs: list[Run], reference: dict[str, Any] | None = None) -> Table:
+def build_table(runs: list[Run], reference: dict[str, Any] | None = None, baseline: str | None = None) -> Table:
+    """Cells per task x seed size x method; the Δ columns pair every other method with ``baseline``
+    (default: finetune, where there are finetune runs; no Δ columns where there are none)."""
     cells: dict[tuple[str, str], dict[str, list[Run]]] = defaultdict(lambda: defaultdict(list))
     partial = [r for r in runs if not r.complete]
     for r in runs:
@@ -235,6 +243,9 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None) -> Tab
         raise ReportError("no finished runs to tabulate" + (f" ({len(partial)} partial)" if partial else ""))
     methods = sorted({m for row in cells.values() for m in row},
                      key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
+    if baseline is not None and baseline not in methods:
+        raise ReportError(f"baseline {baseline!r} has no finished runs (methods: {', '.join(methods)})")
+    baseline = baseline or "finetune"
     rows = []
     for (task, size), by_method in sorted(cells.items()):
         row: dict[str, Any] = {"task": task, "seed_size": size, "cells": {}}
@@ -249,17 +260,18 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None) -> Tab
             row.setdefault("cost", {})[method] = {k: sum(c[k] for c in costs) / len(costs) for k in COST_KEYS}
         row["delta"], row["mcnemar"] = {}, {}
         for method, group in by_method.items():
-            if method != "finetune" and "finetune" in by_method:
-                row["delta"][method], row["mcnemar"][method] = _paired(group, by_method["finetune"])
+            if method != baseline and baseline in by_method:
+                row["delta"][method], row["mcnemar"][method] = _paired(group, by_method[baseline])
         # ties go to the method listed first (finetune before the others)
         row["best"] = max((m for m in methods if m in row["cells"]), key=lambda m: row["cells"][m].mean)
         row["paper"] = ((reference or {}).get(task) or {}).get(size)  # load_reference made the keys strings
         rows.append(row)
-    return Table(methods, rows, partial)
+    return Table(methods, rows, partial, baseline)
 
 
-WIN = "▲"
-WIN_RULE = (f"{WIN}: a win, the paired 95 % t interval of the difference lies above zero. "
+WIN, LOSS = "▲", "▼"
+WIN_RULE = (f"{WIN}: a win, the paired 95 % t interval of the difference lies above zero; {LOSS}: a loss, it lies "
+            "below. "
             "p: exact McNemar test on the test examples (matched by id) pooled over the seed pairs.")
 
 
@@ -281,11 +293,19 @@ def _delta(row: dict[str, Any], method: str) -> str:
     text = f"{d.mean:+.1f}" + (f" [{d.low:+.1f}, {d.high:+.1f}]" if d.low is not None else " (n=1, no CI)")
     test = row["mcnemar"][method]
     text += f" p={test.p:.3g}" if isinstance(test, McNemar) else f" (p: {test})"
-    return text + (f" {WIN}" if d.low is not None and d.low > 0 else "")
+    if d.low is not None and d.low > 0:
+        text += f" {WIN}"
+    elif d.high is not None and d.high < 0:
+        text += f" {LOSS}"
+    return text
+
+
+def _compared(t: Table) -> list[str]:
+    return [m for m in t.methods if m != t.baseline] if t.baseline in t.methods else []
 
 
 def _header(t: Table) -> list[str]:
-    h = ["task", "seed size"] + t.methods + [f"Δ {m} vs finetune" for m in t.methods if m != "finetune" and "finetune" in t.methods]
+    h = ["task", "seed size"] + t.methods + [f"Δ {m} vs {t.baseline}" for m in _compared(t)]
     if any(r["paper"] for r in t.rows):
         h.append("paper")
     return h
@@ -296,7 +316,7 @@ def _cells(t: Table, row: dict[str, Any], mark: tuple[str, str]) -> list[str]:
     for m in t.methods:
         text = _fmt(row["cells"].get(m))
         out.append(f"{mark[0]}{text}{mark[1]}" if m == row["best"] else text)
-    out += [_delta(row, m) for m in t.methods if m != "finetune" and "finetune" in t.methods]
+    out += [_delta(row, m) for m in _compared(t)]
     if any(r["paper"] for r in t.rows):
         p = row["paper"]
         out.append(", ".join(f"{k}: {v}" for k, v in p.items()) if isinstance(p, dict) else str(p or ""))
@@ -307,7 +327,7 @@ def to_markdown(t: Table) -> str:
     lines = ["| " + " | ".join(_header(t)) + " |", "|" + "---|" * len(_header(t))]
     lines += ["| " + " | ".join(_cells(t, r, ("**", "**"))) + " |" for r in t.rows]
     text = "\n".join(lines) + ("\n\nTest accuracy (%) of the last iteration: mean ± half-width of the 95 % "
-                               "Student t interval over seeds, n seeds; best mean per row in bold. Δ vs finetune: "
+                               f"Student t interval over seeds, n seeds; best mean per row in bold. Δ vs {t.baseline}: "
                                "paired mean difference over the same seeds [95 % t interval]. " + WIN_RULE + "\n")
     text += "\nCost per run (mean over seeds):\n\n| " + " | ".join(_COST_HEADER) + " |\n|" + "---|" * len(_COST_HEADER) + "\n"
     text += "".join("| " + " | ".join(c) + " |\n" for c in _cost_rows(t))
@@ -317,7 +337,13 @@ def to_markdown(t: Table) -> str:
 
 
 _COST_HEADER = ["task", "seed size", "method", "teacher requests", "teacher tokens", "cost ($)",
-                "examples added", "wall time (s)"]
+                "teacher kept / generated", "examples added", "wall time (s)"]
+
+
+def _kept(c: dict[str, float]) -> str:
+    if not c["teacher_generated"]:
+        return "–"
+    return f"{c['teacher_kept']:.1f} / {c['teacher_generated']:.1f} ({100 * c['teacher_kept'] / c['teacher_generated']:.0f} %)"
 
 
 def _cost_rows(t: Table) -> list[list[str]]:
@@ -327,7 +353,7 @@ def _cost_rows(t: Table) -> list[list[str]]:
             c = r["cost"].get(m)
             if c is not None:
                 out.append([r["task"], r["seed_size"], m, f"{c['teacher_requests']:.1f}", f"{c['teacher_tokens']:.0f}",
-                            f"{c['cost_usd']:.4f}", f"{c['examples_added']:.1f}", f"{c['wall_s']:.1f}"])
+                            f"{c['cost_usd']:.4f}", _kept(c), f"{c['examples_added']:.1f}", f"{c['wall_s']:.1f}"])
     return out
 
 
@@ -337,11 +363,11 @@ def _num(x: float | None) -> str:
 
 def to_csv(t: Table) -> str:
     """One line per cell; ci_* are the 95 % t interval (empty for n=1), delta_* the paired difference
-    vs finetune, mcnemar_p the exact McNemar p (empty where not computed)."""
+    vs the baseline (finetune unless --baseline), mcnemar_p the exact McNemar p (empty where not computed)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["task", "seed_size", "method", "mean", "ci_low", "ci_high", "n", "best",
-                "delta_vs_finetune", "delta_ci_low", "delta_ci_high", "mcnemar_p", "win", *COST_KEYS])
+                f"delta_vs_{t.baseline}", "delta_ci_low", "delta_ci_high", "mcnemar_p", "win", *COST_KEYS])
     for r in t.rows:
         for m in t.methods:
             cell = r["cells"].get(m)
@@ -360,7 +386,7 @@ def to_csv(t: Table) -> str:
 def to_latex(t: Table) -> str:
     def esc(s: str) -> str:
         return (s.replace("_", r"\_").replace("$", r"\$").replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
-                .replace("–", "--").replace(WIN, r"$\blacktriangle$"))
+                .replace("–", "--").replace(WIN, r"$\blacktriangle$").replace(LOSS, r"$\blacktriangledown$"))
 
     def tabular(header: list[str], rows: list[list[str]], n_left: int) -> list[str]:
         return ([r"\begin{tabular}{" + "l" * n_left + "r" * (len(header) - n_left) + "}", r"\toprule",
@@ -459,6 +485,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--reference", help="YAML of paper numbers: task -> seed size -> value")
     t.add_argument("--wandb", help="read runs from this W&B entity/project instead")
     t.add_argument("--group", help="W&B group")
+    t.add_argument("--baseline",
+                   help="method the Δ columns compare against (default finetune), e.g. 'eda (budget-matched)'")
     c = sub.add_parser("compare", help="list runs with their config differences and final metrics")
     c.add_argument("runs", nargs="+")
     args = ap.parse_args(argv)
@@ -469,7 +497,7 @@ def main(argv: list[str] | None = None) -> int:
         if not args.runs and not args.wandb:
             raise ReportError("give run directories or --wandb entity/project")
         runs = wandb_runs(args.wandb, args.group) if args.wandb else find_runs(args.runs)
-        table = build_table(runs, load_reference(args.reference))
+        table = build_table(runs, load_reference(args.reference), args.baseline)
         out = Path(args.out)
         out.mkdir(parents=True, exist_ok=True)
         (out / "table.md").write_text(to_markdown(table))

@@ -272,8 +272,38 @@ def hand_runs(root: Path) -> None:
         better = list(right)
         for _ in range((2, 2, 3)[seed]):  # turn the first wrong answers right
             better[better.index(False)] = True
-        teacher = {"requests": 5 + seed, "prompt_tokens": 100, "completion_tokens": 50, "cost_usd": 0.01}
+        teacher = {"requests": 5 + seed, "prompt_tokens": 100, "completion_tokens": 50, "cost_usd": 0.01,
+                   "generated": 4, "kept": 2 + seed}
         write_run(root, "llm2llm", seed, better, 0.3, teacher=teacher, added=2 + seed)
+
+
+class TimedTeacher:
+    """Stands in for the Teacher (no model here); its stats have the keys Teacher.rephrase reports."""
+
+    def rephrase(self, examples, num_aug, existing, forbidden, iteration=0):
+        out = [e.derive(id=f"{e.id}-auggpt-r{j}", text=f"{e.text} v{j}", origin="auggpt", parent_id=e.id)
+               for e in examples for j in range(num_aug)]
+        stats = {"requests": len(out), "prompt_tokens": 40 * len(out), "completion_tokens": 10 * len(out),
+                 "cost_usd": 0.0, "wall_s": 1.5, "kept": len(out)}
+        return type("Result", (), {"examples": out, "records": [], "stats": stats})()
+
+
+def test_cost_counts_auggpts_d0_teacher(tmp_path):
+    """AugGPT calls the teacher once, before training: its requests, tokens and time are in the cost
+    (they once read 0, because the report looked for them one level too high)."""
+    from baselines.auggpt import auggpt_augment
+    from llm2llm.example import Example
+
+    seeds = [Example(id=f"s{i}", text=f"sentence {i}", answer="positive") for i in range(3)]
+    _, d0_stats = auggpt_augment(TimedTeacher(), seeds, [2, 1, 2])  # two calls: counts 1 and 2
+    d = write_run(tmp_path / "runs", "auggpt", 0, [True] * 10, 0.3)
+    results = json.loads((d / "results.json").read_text())
+    results["initial_augmentation"] = d0_stats
+    (d / "results.json").write_text(json.dumps(results))
+    (run,) = report.find_runs([tmp_path / "runs"])
+    cost = run.cost()
+    assert cost["teacher_requests"] == 5 and cost["teacher_tokens"] == 5 * 50 and cost["teacher_kept"] == 5
+    assert cost["wall_s"] == pytest.approx(2 * 3.0 + 2 * 1.5)  # two iterations' stages + two teacher calls
 
 
 def test_table_from_hand_written_run_dirs(tmp_path):
@@ -295,9 +325,10 @@ def test_table_from_hand_written_run_dirs(tmp_path):
     assert cost["cost_usd"] == pytest.approx(0.01) and cost["examples_added"] == pytest.approx(3.0)
     assert cost["wall_s"] == pytest.approx(9.0)  # (train 2 + eval 1) x 2 iterations + teacher 3
     assert row["cost"]["finetune"]["teacher_requests"] == 0
+    assert (cost["teacher_generated"], cost["teacher_kept"]) == (pytest.approx(4.0), pytest.approx(3.0))
     md = (out / "table.md").read_text()
     assert "50.0 ± 24.8 (n=3)" in md and f"+23.3 [{low:+.1f}, {high:+.1f}] p={2 * 0.5 ** 7:.3g} ▲" in md
-    assert "95 % Student t interval" in md and "exact McNemar" in md
+    assert "95 % Student t interval" in md and "exact McNemar" in md and "| 3.0 / 4.0 (75 %) |" in md
     header, *lines = (out / "table.csv").read_text().splitlines()
     assert header.split(",")[:7] == ["task", "seed_size", "method", "mean", "ci_low", "ci_high", "n"]
     rec = dict(zip(header.split(","), lines[1].split(",")))
@@ -324,3 +355,24 @@ def test_different_test_sets_are_refused(tmp_path, capsys):
     err = capsys.readouterr().err
     assert err.startswith("error: trec n=4 llm2llm vs finetune: seed 0: the test sets differ")
     assert not (tmp_path / "o" / "table.md").exists()
+
+
+def test_baseline_other_than_finetune(tmp_path):
+    """--baseline pairs every method with another one (e.g. LLM2LLM vs budget-matched EDA): the same
+    numbers with the sign turned, and a loss marked where the interval lies below zero."""
+    hand_runs(tmp_path / "runs")
+    runs = report.find_runs([tmp_path / "runs"])
+    (row,) = report.build_table(runs, baseline="llm2llm").rows
+    d = row["delta"]["finetune"]
+    assert d.mean == pytest.approx(-70 / 3) and d.high < 0 and "llm2llm" not in row["delta"]
+    test = row["mcnemar"]["finetune"]
+    assert (test.b, test.c) == (0, 7) and test.p == pytest.approx(2 * 0.5 ** 7)
+    out = tmp_path / "out"
+    assert report.main(["table", str(tmp_path / "runs"), "--out", str(out), "--baseline", "llm2llm"]) == 0
+    md = (out / "table.md").read_text()
+    assert "Δ finetune vs llm2llm" in md and "Δ llm2llm vs" not in md and "-23.3 [" in md and "▼" in md
+    assert "delta_vs_llm2llm" in (out / "table.csv").read_text().splitlines()[0]
+    assert report.main(["table", str(tmp_path / "runs"), "--out", str(out), "--baseline", "eda"]) == 2
+    shutil.rmtree(tmp_path / "runs" / "trec" / "n4" / "finetune")  # no finetune runs: no Δ columns
+    t = report.build_table(report.find_runs([tmp_path / "runs"]))
+    assert "Δ" not in report.to_markdown(t).splitlines()[0]

@@ -18,7 +18,9 @@ def test_a_reply_of_the_schema_parses_into_an_example_of_the_parents_label(name)
     task, train = load_split(name, "train")
     parent = train[3]
     schema = schema_for(task, parent, "augment")
-    assert schema is not None and schema_for(task, parent, "rephrase") is None
+    assert schema is not None
+    # AugGPT's rephrasings of a classification input have the same shape; GSM8K rephrasings stay plain
+    assert (schema_for(task, parent, "rephrase") == schema) if name != "gsm8k" else schema_for(task, parent, "rephrase") is None
     if name == "gsm8k":
         reply = {"question": "Ann has 3 boxes of 4 pens and buys 5 more pens. How many pens does she have?",
                  "rationale": "3 * 4 = <<3*4=12>>12 pens in boxes, 12 + 5 = <<12+5=17>>17.", "answer": 17.0}
@@ -105,3 +107,17 @@ def test_in_process_llamacpp_output_is_constrained_and_keeps_the_label(tmp_path,
     for e in r.examples:
         parent = next(s for s in seeds if s.id == e.parent_id)
         assert e.answer == parent.answer if name != "gsm8k" else task.parse(e.answer) is not None
+    if name == "gsm8k":
+        return
+    # AugGPT's rephrasings go through the same grammar and the same validators. More seeds: the 135M
+    # teacher often copies the sentence it is to rephrase (rejected as an echo); 0 of the first 4 kept.
+    seeds = train[:16]
+    with Teacher(cfg, task, model_cache_dir()) as t:
+        r = t.rephrase(seeds, 1, existing=[], forbidden=test)
+    outputs = [o for rec in r.records for o in rec["outputs"]]
+    assert len(outputs) == len(seeds) and all(o.lstrip().startswith("{") for o in outputs)
+    assert r.stats["generated"] == r.stats["kept"] + sum(r.stats["rejected"].values())
+    assert r.examples, r.stats
+    for e in r.examples:
+        parent = next(s for s in seeds if s.id == e.parent_id)
+        assert e.origin == "auggpt" and e.answer == parent.answer and e.text != parent.text

@@ -203,7 +203,7 @@ class Teacher:
         schema = structured.schema_for(self.task, ex, mode) if self.backend.supports_schema() else None
         if schema is not None:
             messages = messages[:-1] + [{**messages[-1], "content": messages[-1]["content"]
-                                         + structured.instruction(self.task, ex, schema)}]
+                                         + structured.instruction(self.task, ex, mode)}]
         return _State(ex, messages, schema)
 
     def _generate(self, items: list[tuple[list[dict[str, str]], dict[str, Any], dict[str, Any] | None]],

@@ -5,7 +5,9 @@ Where a backend can constrain decoding (llama.cpp's grammar from a JSON schema, 
 the task's output shape; the object is then turned back into the plain-text layout the template
 asks for (``Sentence: ... / Label: ...``, ``Question: ... / Answer: ... #### N``) and goes through
 exactly the same parser and validators as a plain reply (label preserved, not an echo, dedup,
-decontamination). Templates without a schema here (CaseHOLD, QA, AugGPT's rephrasings) stay plain.
+decontamination). AugGPT's rephrasings of classification inputs have the same shape as LLM2LLM's new
+inputs and get the same schema, so the two methods' teachers are held to the same output rules;
+the other templates without a schema here (CaseHOLD, QA, rephrasings of GSM8K questions) stay plain.
 Lengths are checked after parsing, not in the schema: llama.cpp turns ``maxLength`` into a
 repetition rule whose size grows with the limit (a limit of 1,000 characters crashed it).
 """
@@ -26,26 +28,25 @@ def _field(task: Task, parent: Example) -> str:
 
 def schema_for(task: Task, parent: Example, mode: str) -> dict[str, Any] | None:
     """The JSON schema a reply for ``parent`` must follow, or None (plain text)."""
-    if mode != "augment":
-        return None
-    if task.teacher_template == "classification":
+    if task.teacher_template == "classification" and mode in ("augment", "rephrase"):
         return {"type": "object", "additionalProperties": False, "required": [_field(task, parent)],
                 "properties": {_field(task, parent): {"type": "string"}}}
-    if task.teacher_template == "gsm8k":
+    if task.teacher_template == "gsm8k" and mode == "augment":
         return {"type": "object", "additionalProperties": False, "required": ["question", "rationale", "answer"],
                 "properties": {"question": {"type": "string"}, "rationale": {"type": "string"},
                                "answer": {"type": "number"}}}
     return None
 
 
-def instruction(task: Task, parent: Example, schema: dict[str, Any]) -> str:
+def instruction(task: Task, parent: Example, mode: str) -> str:
     """One line appended to the prompt: the reply's JSON form, in words (a small model copies any
     placeholder it is shown, so no ``<the new sentence>`` example)."""
     if task.teacher_template == "gsm8k":
         return ('\n\nReply with one JSON object: "question" is your new question, "rationale" its step-by-step '
                 'calculation, "answer" the final number.')
     name = placeholders(task, parent)["input_name_lower"]
-    return f'\n\nReply with one JSON object whose "{_field(task, parent)}" is your new {name}, written out in full.'
+    what = "rephrased" if mode == "rephrase" else "new"
+    return f'\n\nReply with one JSON object whose "{_field(task, parent)}" is your {what} {name}, written out in full.'
 
 
 def to_plain(reply: str, task: Task, parent: Example) -> str:
