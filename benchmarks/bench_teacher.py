@@ -3,15 +3,22 @@
 Same seeds, same prompts (with and without three other seeds of the parent's label as style
 examples, teacher.style_examples), one run: completion tokens per second of each backend and their ratio,
 and the kept rate (examples kept / examples wanted, and kept / generated) on SST-2, TREC and GSM8K
-seeds. The seeds are a seeded random draw of ``--seeds`` train examples (seed 0), not the student's
-wrong seeds: that would need a trained student per task (say so when quoting the figures).
+seeds. The seeds are a seeded random draw of ``--seeds`` train examples (seed 0).
+
+``--wrong-from RUN_DIR ...`` asks instead for what those runs' teacher was asked: for every
+iteration of each run, the seeds its student got wrong (iter_<i>/predictions_seed.jsonl), with
+that run's seed, task and iteration number, one try per seed (no re-asks), so kept / generated is
+the kept rate of single replies. It compares the embedded default with and without
+teacher.no_copy_ngram (llm2llm/teacher/copy_guard.py).
 
     python benchmarks/bench_teacher.py [--seeds 16] [--tasks sst2,trec,gsm8k] [--quick]
+    python benchmarks/bench_teacher.py --wrong-from runs/sst2/.../seed0 [more run dirs] [--no-copy 0,4,6]
 """
 
 from __future__ import annotations
 
 import argparse
+import json
 import os
 import tempfile
 import time
@@ -20,6 +27,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from llm2llm.config import TaskConfig, TeacherConfig
+from llm2llm.example import Example
 from llm2llm.sampling import seed_set
 from llm2llm.tasks import build_task
 from llm2llm.teacher import Teacher
@@ -34,6 +42,9 @@ BACKENDS = {  # today's teacher first; then each change alone, then both
     "llamacpp JSON + 3 style": dict(name="local-smollm2-llamacpp", backend="llamacpp", style_examples=3),
     "llamacpp plain + 3 style": dict(name="local-smollm2-llamacpp", backend="llamacpp", style_examples=3,
                                      structured="none"),
+    # the default since the copy guard (GSM8K's prompt has no style examples; the guard stops copies of the seed)
+    "llamacpp JSON + no-copy 4": dict(name="local-smollm2-llamacpp", backend="llamacpp", style_examples=3,
+                                      no_copy_ngram=4),
 }
 
 
@@ -53,13 +64,64 @@ def run(task_name: str, n: int, backend: dict, max_tokens: int) -> dict:
             "rejected": r.stats["rejected"], "wall_s": wall}
 
 
+def wrong_seed_requests(run_dir: Path):
+    """(task, run seed, seed set, [(teacher iteration, wrong seeds)], test split) of a finished run."""
+    cfg = json.loads((run_dir / "config.json").read_text())
+    task = build_task(OmegaConf.merge(OmegaConf.structured(TaskConfig), cfg["task"]), DATA_DIR)
+    seeds = [Example.from_dict(json.loads(line)) for line in open(run_dir / "seed_set.jsonl")]
+    by_id = {e.id: e for e in seeds}
+    asks = []
+    for pred in sorted(run_dir.glob("iter_*/predictions_seed.jsonl"), key=lambda p: int(p.parent.name[5:])):
+        wrong = [by_id[r["id"]] for r in map(json.loads, open(pred)) if not r["correct"]]
+        asks.append((int(pred.parent.name[5:]) + 1, wrong))
+    return task, int(cfg["seed"]), seeds, asks, task.load("test")
+
+
+def run_wrong(run_dirs: list[Path], no_copy: int) -> dict:
+    """The default teacher (one try per wrong seed) on every wrong seed of ``run_dirs``."""
+    out = {"kept": 0, "generated": 0, "errors": 0, "tokens": 0, "wall_s": 0.0, "rejected": {}}
+    for run_dir in run_dirs:
+        task, run_seed, seeds, asks, test = wrong_seed_requests(run_dir)
+        cfg = TeacherConfig(**BACKENDS["llamacpp JSON + 3 style"], model="embedded:smollm2-135m-instruct",
+                            temperature=1.0, max_tokens=320 if task.name == "gsm8k" else 160, max_reasks=0,
+                            no_copy_ngram=no_copy, cache_path=tempfile.mkdtemp(prefix="bench-teacher-"))
+        with Teacher(cfg, task, CACHE_DIR, run_seed=run_seed) as teacher:
+            for iteration, wrong in asks:
+                if not wrong:
+                    continue
+                t0 = time.perf_counter()
+                r = teacher.augment(wrong, k=1, iteration=iteration, existing=seeds, forbidden=test)
+                out["wall_s"] += time.perf_counter() - t0
+                out["kept"] += len(r.examples)
+                out["generated"] += r.stats["generated"]
+                out["errors"] += r.stats["request_errors"]
+                out["tokens"] += r.stats["completion_tokens"]
+                for why, n in r.stats["rejected"].items():
+                    out["rejected"][why] = out["rejected"].get(why, 0) + n
+    return out
+
+
+def main_wrong(run_dirs: list[Path], no_copy: list[int]) -> None:
+    print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; the wrong seeds of {len(run_dirs)} runs, "
+          "one try each, embedded default teacher (llama.cpp, JSON, 3 style examples)")
+    for n in no_copy:
+        r = run_wrong(run_dirs, n)
+        print(f"no_copy_ngram={n}: kept/generated {r['kept']}/{r['generated']} "
+              f"({100 * r['kept'] / max(r['generated'], 1):.0f} %), {r['errors']} request errors, {r['tokens']} tokens, {r['wall_s']:.0f} s, "
+              f"rejected {dict(sorted(r['rejected'].items()))}", flush=True)
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--seeds", type=int, default=16)
     ap.add_argument("--tasks", default="sst2,trec,gsm8k")
     ap.add_argument("--backends", default=",".join(BACKENDS), help="a comma-separated subset of: " + ", ".join(BACKENDS))
     ap.add_argument("--quick", action="store_true", help="4 seeds, SST-2 only")
+    ap.add_argument("--wrong-from", nargs="+", type=Path, help="run dirs whose wrong seeds the teacher is asked for")
+    ap.add_argument("--no-copy", default="0,4,6", help="teacher.no_copy_ngram values to compare (with --wrong-from)")
     a = ap.parse_args()
+    if a.wrong_from:
+        return main_wrong(a.wrong_from, [int(n) for n in a.no_copy.split(",")])
     tasks = ["sst2"] if a.quick else a.tasks.split(",")
     n = 4 if a.quick else a.seeds
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {n} seeded random train examples per task")

@@ -156,6 +156,11 @@ class TeacherConfig:
     #: classification ones). The embedded small teachers use 3: they copy the one example they see less
     #: often when they see several (benchmarks/bench_teacher.py)
     style_examples: int = 0
+    #: llamacpp backend: while decoding, forbid the reply to copy ``n`` consecutive tokens of the parent
+    #: or a style example, or (JSON replies) to be a label name alone (0: off). The embedded teacher
+    #: wrote such replies 172 times in 365 on TREC (llm2llm/teacher/copy_guard.py); every validator
+    #: still runs after it
+    no_copy_ngram: int = 0
     #: llamacpp backend: CPU threads (0: every core this process may use). llama.cpp's threads spin
     #: while waiting for each other: on cores shared with other jobs, 1 is much faster than 2
     n_threads: int = 0
@@ -336,6 +341,10 @@ def validate(cfg: DictConfig | Config) -> Config:
     _check(0 < te.dedup_threshold <= 1, "teacher.dedup_threshold", "must be in (0, 1]")
     _check(te.max_reasks >= 0, "teacher.max_reasks", "must be >= 0")
     _check(te.style_examples >= 0, "teacher.style_examples", f"must be >= 0, got {te.style_examples}")
+    _check(te.no_copy_ngram == 0 or te.no_copy_ngram >= 2, "teacher.no_copy_ngram",
+           f"must be 0 (off) or >= 2, got {te.no_copy_ngram}")
+    _check(te.no_copy_ngram == 0 or te.backend == "llamacpp", "teacher.no_copy_ngram",
+           f"is applied while decoding by the in-process llamacpp backend only, not {te.backend!r}; set it to 0")
     _check(te.n_threads >= 0, "teacher.n_threads", f"must be >= 0 (0: every core), got {te.n_threads}")
     _check(obj.tracking.backend in ("wandb", "none"), "tracking.backend", f"wandb | none, got {obj.tracking.backend!r}")
     _check(obj.tracking.mode in ("auto", "online", "offline"), "tracking.mode", "auto | online | offline")

@@ -79,6 +79,8 @@ def test_snips_trailing_spaces_are_stripped(splits):
     ("first #### 5 then #### 6", "6"),
     ("no marker 42", None),
     ("#### none", None),
+    ("#### " + "9" * 40, "9" * 40),              # beyond Decimal's 28-digit context: exact, no error
+    ("#### 1" + "0" * 30 + ".0", "1" + "0" * 30),
 ])
 def test_gsm8k_final_answer(text, expected):
     assert final_answer(text) == expected

@@ -302,3 +302,26 @@ def test_style_examples_are_other_seeds_of_the_parents_label(tmp_path):
         pool = seeds + written
         assert style_examples(parent, pool, 3, 0) == style_examples(parent, pool[::-1], 3, 0)
         assert style_examples(parent, pool, 3, 0) != style_examples(parent, pool, 3, 1)  # another run seed
+
+
+def test_a_reply_that_crashes_the_parser_is_rejected_and_the_others_are_kept(tmp_path, monkeypatch):
+    """Fault injection (the parser itself is replaced): a parser bug on one reply, which the cache
+    would hand back on every re-run, is counted as parse_error instead of stopping the call."""
+    import llm2llm.teacher.core as core
+
+    task, train = load_split("sst2", "train")
+    _, test = load_split("sst2", "test")
+    seeds = train[:3]
+    real = core.parse_output
+
+    def buggy(text, parent, *a, **kw):
+        if parent.id == seeds[1].id:
+            raise ArithmeticError("a parser bug")
+        return real(text, parent, *a, **kw)
+
+    monkeypatch.setattr(core, "parse_output", buggy)
+    with FakeOpenAIServer(sst2_reply) as server, make_teacher(server, tmp_path, task, max_reasks=1) as teacher:
+        r = teacher.augment(seeds, k=1, iteration=1, existing=seeds, forbidden=test)
+    assert [e.parent_id for e in r.examples] == [seeds[0].id, seeds[2].id]
+    assert r.stats["rejected"] == {"parse_error": 2}  # the first ask and its one re-ask
+    assert r.records[1]["status"] == "failed" and r.records[1]["reasons"][0].startswith("parse_error")

@@ -35,6 +35,18 @@ def test_gsm8k_real_examples_parse_as_teacher_output():
         assert p.answer.endswith(f"\n#### {number}") and p.answer.count("####") == 1
 
 
+def test_gsm8k_a_huge_structured_answer_is_parsed_not_a_crash():
+    """The embedded teacher once answered a JSON "answer" of about 1e300: turning it into plain text
+    and canonicalising it raised decimal.InvalidOperation and stopped the whole teacher call."""
+    from llm2llm.teacher.structured import to_plain
+
+    task, train = load_split("gsm8k", "train")
+    q = "Tom has 3 boxes of 4 pens each. How many pens does he have?"
+    reply = json.dumps({"question": q, "rationale": "3 * 4 = 12 and then many more", "answer": 1e300})
+    p = parse_output(to_plain(reply, task, train[0]), train[0], task)
+    assert task.parse(p.answer) == str(int(1e300)) and p.text == q  # the float as JSON gave it, all 301 digits
+
+
 def test_gsm8k_lenient_wrapping_but_strict_answer():
     task, train = load_split("gsm8k", "train")
     parent = train[0]

@@ -25,7 +25,7 @@ def canonical_number(text: str) -> str | None:
     except InvalidOperation:
         return None
     if value == value.to_integral_value():
-        return str(value.quantize(Decimal(1)))
+        return str(int(value))  # exact at any size (quantize fails beyond 28 digits)
     return format(value.normalize(), "f")
 
 

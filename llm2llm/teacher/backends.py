@@ -15,6 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from llm2llm.errors import Llm2llmError
+from llm2llm.teacher.copy_guard import (GRAMMAR_VERSION, LabelOnlyGuard, json_grammar_text, no_copy_processor,
+                                        quote_tokens)
 
 log = logging.getLogger("llm2llm.teacher")
 
@@ -36,6 +38,8 @@ class GenRequest:
     key: str                         # the cache key (also seeds sampling)
     messages: list[dict[str, str]]
     schema: dict[str, Any] | None = None  # constrain the reply to this JSON schema (llm2llm.teacher.structured)
+    quoted: tuple[str, ...] = ()     # texts shown in the prompt that the reply must not copy (teacher.no_copy_ngram)
+    labels: tuple[str, ...] = ()     # label names a JSON reply's input may not consist of (same setting)
 
 
 @dataclass(frozen=True)
@@ -73,6 +77,10 @@ class Backend:
     def supports_schema(self) -> bool:
         """Whether this backend, as configured, can constrain a reply to a JSON schema."""
         return False
+
+    def key_fields(self, schema: dict[str, Any] | None) -> dict[str, Any]:
+        """What else, beyond the prompt, sampling settings and schema, decides a reply (cache key)."""
+        return {}
 
     def check_ready(self) -> None:
         raise NotImplementedError
@@ -325,16 +333,23 @@ class LlamaCppBackend(Backend):
     Requests run one after another (llama-cpp-python's chat API decodes one sequence at a time);
     each is seeded from its cache key and starts from an empty KV state, so its text depends on
     the request alone: the same key gives the same text, whatever else was asked before or is
-    already cached. A JSON schema becomes a grammar that constrains decoding.
+    already cached. A JSON schema becomes a grammar that constrains decoding, and with
+    ``no_copy_ngram`` the reply may not copy the examples quoted in the prompt
+    (llm2llm.teacher.copy_guard).
     """
 
     def __init__(self, cfg: Any, cache_dir: str) -> None:
         self.cfg = cfg
         self.cache_dir = cache_dir
         self.llm: Any = None
+        self._quote_tokens: Any = None  # ids of the tokens that contain '"' (LabelOnlyGuard)
 
     def supports_schema(self) -> bool:
         return getattr(self.cfg, "structured", "auto") != "none"
+
+    def key_fields(self, schema: dict[str, Any] | None) -> dict[str, Any]:
+        n = int(getattr(self.cfg, "no_copy_ngram", 0))
+        return {**({"grammar": GRAMMAR_VERSION} if schema is not None else {}), **({"no_copy_ngram": n} if n else {})}
 
     def check_ready(self) -> None:
         self._load()
@@ -377,7 +392,20 @@ class LlamaCppBackend(Backend):
         kwargs: dict[str, Any] = dict(messages=req.messages, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
                                       max_tokens=self.cfg.max_tokens, seed=seed_of(req.key))
         if req.schema is not None:
-            kwargs["response_format"] = {"type": "json_object", "schema": req.schema}
+            from llama_cpp import LlamaGrammar
+
+            kwargs["grammar"] = LlamaGrammar.from_string(json_grammar_text(req.schema), verbose=False)
+        n = int(getattr(self.cfg, "no_copy_ngram", 0))
+        if n:
+            from llama_cpp import LogitsProcessorList
+
+            tokenize = lambda b: self.llm.tokenize(b, add_bos=False, special=False)  # noqa: E731
+            guards: list[Any] = [no_copy_processor(tokenize, req.quoted, n)] if req.quoted else []
+            if req.labels and req.schema is not None:
+                if self._quote_tokens is None:
+                    self._quote_tokens = quote_tokens(self.llm.detokenize, self.llm.n_vocab())
+                guards.append(LabelOnlyGuard(req.labels, self.llm.detokenize, self._quote_tokens))
+            kwargs["logits_processor"] = LogitsProcessorList(guards)
         resp = self.llm.create_chat_completion(**kwargs)
         choice, usage = resp["choices"][0], resp.get("usage") or {}
         return Generation(text=(choice["message"].get("content") or "").strip(), finish_reason=choice.get("finish_reason"),

@@ -58,6 +58,8 @@ class _State:
     parent: Example
     messages: list[dict[str, str]]
     schema: dict[str, Any] | None = None  # the reply's JSON schema (constrained decoding), or None: plain text
+    quoted: tuple[str, ...] = ()  # the examples shown in the prompt (parent, style examples): not to be copied
+    labels: tuple[str, ...] = ()  # label names a JSON reply's input may not consist of
     next_sample: int = 0
     kept: list[Example] = field(default_factory=list)
     outputs: list[str] = field(default_factory=list)
@@ -143,8 +145,8 @@ class Teacher:
                 st.next_sample += max(need, 0)
             if not todo:
                 break
-            results = self._generate([(st.messages, {"iteration": iteration, "parent": st.parent.id, "sample": s},
-                                       st.schema) for st, s in todo], stats)
+            results = self._generate([(st, {"iteration": iteration, "parent": st.parent.id, "sample": s})
+                                      for st, s in todo], stats)
             for (st, sample), res in zip(todo, results):  # input order: deterministic dedup decisions
                 st.requests += 1
                 if isinstance(res, BaseException):
@@ -160,8 +162,14 @@ class Teacher:
                             text = structured.to_plain(text, self.task, st.parent)
                         except (ValueError, KeyError, TypeError) as e:
                             raise Rejected("bad_json", str(e)[:100]) from None
-                    parsed = parse_output(text, st.parent, self.task, mode, self.cfg.check_calculations,
-                                          truncated=res.finish_reason == "length" and st.schema is None)
+                    try:
+                        parsed = parse_output(text, st.parent, self.task, mode, self.cfg.check_calculations,
+                                              truncated=res.finish_reason == "length" and st.schema is None)
+                    except Rejected:
+                        raise
+                    except Exception as e:  # a parser bug on one (cached) reply must not block every re-run
+                        log.warning("teacher reply for %s crashed the parser (%r); rejected", st.parent.id, e)
+                        raise Rejected("parse_error", f"{type(e).__name__}: {str(e)[:80]}") from None
                     if test.match(parsed.text):
                         raise Rejected("contaminated", "copies a test example")
                     if known.match(parsed.text):
@@ -198,30 +206,34 @@ class Teacher:
 
     def _state(self, ex: Example, template: PromptTemplate, mode: str, pool: list[Example]) -> _State:
         """An input's rendered prompt, with its JSON schema where the backend can constrain the reply."""
-        style = style_examples(ex, pool, getattr(self.cfg, "style_examples", 0), self.run_seed)  # other seeds, same label
+        n_style = getattr(self.cfg, "style_examples", 0) if template.shows_style_examples else 0
+        style = style_examples(ex, pool, n_style, self.run_seed)  # other seeds, same label
         messages = template.render(placeholders(self.task, ex, style))
         schema = structured.schema_for(self.task, ex, mode) if self.backend.supports_schema() else None
         if schema is not None:
             messages = messages[:-1] + [{**messages[-1], "content": messages[-1]["content"]
                                          + structured.instruction(self.task, ex, mode)}]
-        return _State(ex, messages, schema)
+        labels = tuple(self.task.labels or ()) if schema is not None else ()
+        return _State(ex, messages, schema, quoted=(ex.text, *(e.text for e in style)), labels=labels)
 
-    def _generate(self, items: list[tuple[list[dict[str, str]], dict[str, Any], dict[str, Any] | None]],
-                  stats: dict[str, Any]) -> list[Result]:
-        """One result per (messages, request identity, schema): from the cache, else from the backend (and cached)."""
+    def _generate(self, items: list[tuple[_State, dict[str, Any]]], stats: dict[str, Any]) -> list[Result]:
+        """One result per (input's state, request identity): from the cache, else from the backend (and
+        cached). The quoted texts and labels are part of the messages, so not of the key."""
         cfg = self.cfg
-        payloads = [{"backend": cfg.backend, "model": cfg.model, "messages": m, "temperature": cfg.temperature,
+        payloads = [{"backend": cfg.backend, "model": cfg.model, "messages": st.messages, "temperature": cfg.temperature,
                      "top_p": cfg.top_p, "max_tokens": cfg.max_tokens, "run_seed": self.run_seed, **ident,
-                     **({"schema": schema} if schema is not None else {})}
-                    for m, ident, schema in items]
+                     **({"schema": st.schema} if st.schema is not None else {}), **self.backend.key_fields(st.schema)}
+                    for st, ident in items]
         keys = [cache_key(p) for p in payloads]
+        state_of = {key: st for key, (st, _) in zip(keys, items)}
         found = self.cache.get_many(keys)
         by_key: dict[str, Result] = {k: Generation(**v) for k, v in found.items()}
         missing: dict[str, GenRequest] = {}
         payload_of = dict(zip(keys, payloads))
         for key, payload in zip(keys, payloads):
             if key not in by_key and key not in missing:
-                missing[key] = GenRequest(key=key, messages=payload["messages"], schema=payload.get("schema"))
+                missing[key] = GenRequest(key=key, messages=payload["messages"], schema=payload.get("schema"),
+                                          quoted=state_of[key].quoted, labels=state_of[key].labels)
         stats["requests"] += len(keys)
         stats["cache_misses"] += len(missing)
         stats["cache_hits"] += len(keys) - len(missing)

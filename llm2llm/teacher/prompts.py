@@ -105,6 +105,10 @@ class PromptTemplate:
                     fields.add(field.split(".")[0].split("[")[0])
         return fields
 
+    @property
+    def shows_style_examples(self) -> bool:
+        return "style_examples" in self._fields()
+
     def render(self, values: dict[str, str]) -> list[dict[str, str]]:
         """Chat messages: system, the worked shots, then the request."""
         messages = []

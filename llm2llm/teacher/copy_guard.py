@@ -1,0 +1,127 @@
+"""Decoding rules for the in-process llama.cpp teacher: no copying of the quoted examples, and JSON
+strings without raw control characters.
+
+**No copying** (``teacher.no_copy_ngram``). Shown a seed and three style examples, the embedded
+135M teacher often writes one of them back: in the TREC study 172 of 365 replies were the parent
+itself (69) or a style example (103), and dedup threw them away after they had been paid for.
+``NoCopyProcessor`` forbids, while decoding, the token that would make the last ``n`` generated
+tokens equal to ``n`` consecutive tokens of a text quoted in the prompt. A reply may share phrases
+of up to ``n - 1`` tokens with those texts (names, "What is the"), never a whole sentence. It only
+changes which replies are sampled: every validator (echo, dedup, label, decontamination) still runs
+on what comes back.
+
+**No label-only input** (same setting). The other common failure is a reply whose new input is
+just a label name (``{"sentence": "positive"}``: 11 of 69 SST-2 replies). ``LabelOnlyGuard``
+forbids closing the JSON string while what it holds is a label name, so the model has to go on
+writing.
+
+**JSON strings.** llama-cpp-python 0.3.36 turns a JSON schema into a grammar whose string
+characters are ``[^"\\\\]``: a raw newline or other control character is allowed, and such a reply
+is not valid JSON (18 of 365 TREC replies in the study were rejected for it). ``json_grammar``
+uses the character class of llama.cpp's own converter, which excludes them.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections import defaultdict
+from typing import Any, Callable, Iterable
+
+import numpy as np
+
+from llm2llm.tasks.base import normalise_label_text
+
+#: the string-character rule of llama-cpp-python's converter, and the one JSON allows
+_LOOSE_CHAR = 'char ::= [^"\\\\]'
+_STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F]'
+#: part of the cache key of every schema-constrained llama.cpp request (answers from the old grammar differ)
+GRAMMAR_VERSION = "json-strict-strings"
+_FORBIDDEN = -1e9  # finite: if the grammar allows only forbidden tokens, one of them is still sampled
+
+
+def json_grammar_text(schema: dict[str, Any]) -> str:
+    """The GBNF grammar for ``schema``, with JSON's rule for string characters."""
+    from llama_cpp.llama_grammar import json_schema_to_gbnf
+
+    gbnf = json_schema_to_gbnf(json.dumps(schema))
+    if _LOOSE_CHAR not in gbnf:
+        raise RuntimeError("llama-cpp-python's JSON grammar changed: no string-character rule to tighten")
+    return gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
+
+
+class NoCopyProcessor:
+    """A llama-cpp-python logits processor: no ``n`` consecutive tokens of any source sequence.
+
+    ``sources``: token sequences that must not be copied (each quoted text as written and
+    lower-cased, each with and without a leading space, since BPE tokenises a text's first word
+    differently mid-sentence).
+    Only tokens after the prompt count: the first call sees the prompt alone.
+    """
+
+    def __init__(self, sources: Iterable[list[int]], n: int) -> None:
+        if n < 2:
+            raise ValueError(f"no_copy_ngram must be >= 2, got {n}")
+        self.n = n
+        self.next_tokens: dict[tuple[int, ...], set[int]] = defaultdict(set)
+        for toks in sources:
+            for i in range(len(toks) - n + 1):
+                self.next_tokens[tuple(toks[i:i + n - 1])].add(toks[i + n - 1])
+        self.prompt_len: int | None = None
+
+    def forbidden(self, generated: list[int]) -> set[int]:
+        """The tokens that may not follow ``generated`` (tokens after the prompt)."""
+        if len(generated) < self.n - 1:
+            return set()
+        return self.next_tokens.get(tuple(generated[len(generated) - self.n + 1:]), set())
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self.prompt_len is None:
+            self.prompt_len = len(input_ids)
+        banned = self.forbidden([int(t) for t in input_ids[self.prompt_len:]])
+        if banned:
+            scores[list(banned)] = _FORBIDDEN
+        return scores
+
+
+def no_copy_processor(tokenize: Callable[[bytes], list[int]], texts: Iterable[str], n: int) -> NoCopyProcessor:
+    """A ``NoCopyProcessor`` for ``texts`` with llama.cpp's ``tokenize`` (bytes -> ids, no BOS)."""
+    sources = []
+    for text in texts:
+        words = " ".join(text.split())
+        for variant in {words, words.lower()}:
+            sources += [tokenize(variant.encode()), tokenize((" " + variant).encode())]
+    return NoCopyProcessor(sources, n)
+
+
+#: the start of a one-field JSON object up to the open string value: ``{ "sentence": "...``
+_OPEN_STRING_VALUE = re.compile(r'\s*\{\s*"[^"]*"\s*:\s*"([^"]*)$', re.S)
+
+
+def quote_tokens(detokenize: Callable[[list[int]], bytes], n_vocab: int) -> np.ndarray:
+    """The ids of every token whose text contains a double quote (the tokens that can close a string)."""
+    return np.array([i for i in range(n_vocab) if b'"' in detokenize([i])], dtype=np.intc)
+
+
+class LabelOnlyGuard:
+    """A llama-cpp-python logits processor for one-field JSON replies: the string may not be closed
+    while its content is a label name (compared as the ``label_only`` validator compares)."""
+
+    def __init__(self, labels: Iterable[str], detokenize: Callable[[list[int]], bytes], quotes: np.ndarray) -> None:
+        self.labels = {normalise_label_text(label) for label in labels}
+        self.detokenize = detokenize
+        self.quotes = quotes
+        self.prompt_len: int | None = None
+
+    def blocks(self, generated_text: str) -> bool:
+        """Whether the string may not be closed after ``generated_text`` (the reply so far)."""
+        m = _OPEN_STRING_VALUE.match(generated_text)
+        return bool(m) and normalise_label_text(m.group(1)) in self.labels
+
+    def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
+        if self.prompt_len is None:
+            self.prompt_len = len(input_ids)
+        text = self.detokenize([int(t) for t in input_ids[self.prompt_len:]]).decode("utf-8", "ignore")
+        if self.blocks(text):
+            scores[self.quotes] = _FORBIDDEN
+        return scores
