@@ -12,7 +12,7 @@ the kept rate of single replies. It compares the embedded default with and witho
 teacher.no_copy_ngram (llm2llm/teacher/copy_guard.py).
 
     python benchmarks/bench_teacher.py [--seeds 16] [--tasks sst2,trec,gsm8k] [--quick]
-    python benchmarks/bench_teacher.py --wrong-from runs/sst2/.../seed0 [more run dirs] [--no-copy 0,4,6]
+    python benchmarks/bench_teacher.py --wrong-from runs/sst2/.../seed0 [more run dirs] [--no-copy 0,4]
 """
 
 from __future__ import annotations
@@ -118,7 +118,7 @@ def main() -> None:
     ap.add_argument("--backends", default=",".join(BACKENDS), help="a comma-separated subset of: " + ", ".join(BACKENDS))
     ap.add_argument("--quick", action="store_true", help="4 seeds, SST-2 only")
     ap.add_argument("--wrong-from", nargs="+", type=Path, help="run dirs whose wrong seeds the teacher is asked for")
-    ap.add_argument("--no-copy", default="0,4,6", help="teacher.no_copy_ngram values to compare (with --wrong-from)")
+    ap.add_argument("--no-copy", default="0,4", help="teacher.no_copy_ngram values to compare (with --wrong-from)")
     a = ap.parse_args()
     if a.wrong_from:
         return main_wrong(a.wrong_from, [int(n) for n in a.no_copy.split(",")])
