@@ -50,13 +50,24 @@ def json_grammar_text(schema: dict[str, Any]) -> str:
     return gbnf.replace(_LOOSE_CHAR, _STRICT_CHAR)
 
 
-class NoCopyProcessor:
+class _ReplyProcessor:
+    """A llama-cpp-python logits processor that looks at the reply only: its first call sees the
+    prompt alone, so what comes after that length is what the model has generated."""
+
+    prompt_len: int | None = None
+
+    def generated(self, input_ids: np.ndarray) -> list[int]:
+        if self.prompt_len is None:
+            self.prompt_len = len(input_ids)
+        return [int(t) for t in input_ids[self.prompt_len:]]
+
+
+class NoCopyProcessor(_ReplyProcessor):
     """A llama-cpp-python logits processor: no ``n`` consecutive tokens of any source sequence.
 
     ``sources``: token sequences that must not be copied (each quoted text as written and
     lower-cased, each with and without a leading space, since BPE tokenises a text's first word
-    differently mid-sentence).
-    Only tokens after the prompt count: the first call sees the prompt alone.
+    differently mid-sentence). Only tokens after the prompt count.
     """
 
     def __init__(self, sources: Iterable[list[int]], n: int) -> None:
@@ -67,7 +78,6 @@ class NoCopyProcessor:
         for toks in sources:
             for i in range(len(toks) - n + 1):
                 self.next_tokens[tuple(toks[i:i + n - 1])].add(toks[i + n - 1])
-        self.prompt_len: int | None = None
 
     def forbidden(self, generated: list[int]) -> set[int]:
         """The tokens that may not follow ``generated`` (tokens after the prompt)."""
@@ -76,9 +86,7 @@ class NoCopyProcessor:
         return self.next_tokens.get(tuple(generated[len(generated) - self.n + 1:]), set())
 
     def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        if self.prompt_len is None:
-            self.prompt_len = len(input_ids)
-        banned = self.forbidden([int(t) for t in input_ids[self.prompt_len:]])
+        banned = self.forbidden(self.generated(input_ids))
         if banned:
             scores[list(banned)] = _FORBIDDEN
         return scores
@@ -103,7 +111,7 @@ def quote_tokens(detokenize: Callable[[list[int]], bytes], n_vocab: int) -> np.n
     return np.array([i for i in range(n_vocab) if b'"' in detokenize([i])], dtype=np.intc)
 
 
-class LabelOnlyGuard:
+class LabelOnlyGuard(_ReplyProcessor):
     """A llama-cpp-python logits processor for one-field JSON replies: the string may not be closed
     while its content is a label name (compared as the ``label_only`` validator compares)."""
 
@@ -111,7 +119,6 @@ class LabelOnlyGuard:
         self.labels = {normalise_label_text(label) for label in labels}
         self.detokenize = detokenize
         self.quotes = quotes
-        self.prompt_len: int | None = None
 
     def blocks(self, generated_text: str) -> bool:
         """Whether the string may not be closed after ``generated_text`` (the reply so far)."""
@@ -119,9 +126,7 @@ class LabelOnlyGuard:
         return bool(m) and normalise_label_text(m.group(1)) in self.labels
 
     def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
-        if self.prompt_len is None:
-            self.prompt_len = len(input_ids)
-        text = self.detokenize([int(t) for t in input_ids[self.prompt_len:]]).decode("utf-8", "ignore")
+        text = self.detokenize(self.generated(input_ids)).decode("utf-8", "ignore")
         if self.blocks(text):
             scores[self.quotes] = _FORBIDDEN
         return scores
