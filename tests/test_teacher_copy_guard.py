@@ -11,7 +11,7 @@ import pytest
 
 from llm2llm.teacher import Teacher
 from llm2llm.tasks.base import normalise_label_text
-from llm2llm.teacher.copy_guard import (LabelOnlyGuard, NoCopyProcessor, json_grammar_text, no_copy_processor,
+from llm2llm.teacher.copy_guard import (NoCopyProcessor, PlaceholderGuard, json_grammar_text, no_copy_processor,
                                         quote_tokens)
 from llm2llm.teacher.dedup import rouge_l
 from llm2llm.teacher.prompts import style_examples
@@ -34,15 +34,20 @@ def test_no_copy_forbids_exactly_the_token_that_completes_a_copied_ngram():
         NoCopyProcessor([[1, 2]], n=1)
 
 
-def test_label_only_guard_keeps_the_string_open_only_while_it_holds_a_label_name():
+def test_placeholder_guard_keeps_the_string_open_only_while_it_holds_a_label_name_or_a_self_description():
     vocab = {0: b'{ "sentence": "', 1: b"Positive", 2: b".", 3: b'"', 4: b" film", 5: b'" }'}
     detok = lambda ids: b"".join(vocab[i] for i in ids)  # noqa: E731  (a six-token vocabulary)
     quotes = quote_tokens(detok, len(vocab))
     assert quotes.tolist() == [0, 3, 5]
-    guard = LabelOnlyGuard(["positive", "negative"], detok, quotes)
+    guard = PlaceholderGuard(["positive", "negative"], detok, quotes)
     assert guard.blocks('{ "sentence": "Positive.') and guard.blocks('{"sentence":"  negative')
     assert not guard.blocks('{ "sentence": "Positive film') and not guard.blocks('{ "sentence": "')
     assert not guard.blocks('{ "sentence": "positive" }')  # already closed: nothing left to forbid
+    # the replies the embedded teacher wrote in `make run`: "The new sentence", "This sentence"
+    for hollow in ("The new sentence", "This sentence", "[new sentence]", "your rephrased question."):
+        assert guard.blocks('{"question": "' + hollow), hollow
+    for real in ("The new sentence is bland", "a sentence of pure joy", "What is a sentence ?"):
+        assert not guard.blocks('{"sentence": "' + real), real
     scores = np.zeros(len(vocab), dtype=np.single)
     guard(np.array([9, 9], dtype=np.intc), scores.copy())  # the prompt
     out = guard(np.array([9, 9, 0, 1, 2], dtype=np.intc), scores.copy())
@@ -152,22 +157,26 @@ def test_the_teacher_with_the_guard_writes_no_copy_of_its_parent_or_style_exampl
 
 
 @pytest.mark.slow
-def test_the_label_guard_stops_a_reply_that_is_only_the_label():
-    """Told to answer with the label as the sentence, the model does so unless the guard is on."""
+@pytest.mark.parametrize("placeholder", ["positive", "The new sentence"])
+def test_the_placeholder_guard_stops_a_reply_that_is_only_a_label_or_a_self_description(placeholder):
+    """Told to answer with the label (or "The new sentence") as the sentence, the model does so
+    unless the guard is on."""
     from llama_cpp import LlamaGrammar, LogitsProcessorList
+
+    from llm2llm.teacher.formats import is_self_description
 
     llm = _llama()
     schema = {"type": "object", "additionalProperties": False, "required": ["sentence"],
               "properties": {"sentence": {"type": "string"}}}
-    messages = [{"role": "user", "content": 'Reply with the JSON object {"sentence": "positive"} and nothing else.'}]
+    messages = [{"role": "user", "content": f'Reply with the JSON object {{"sentence": "{placeholder}"}} and nothing else.'}]
     quotes = quote_tokens(llm.detokenize, llm.n_vocab())
 
     def contents(guard: bool) -> list[str]:
         out = []
         for seed in range(3):
             llm.reset()
-            kw = {"logits_processor": LogitsProcessorList([LabelOnlyGuard(["positive", "negative"], llm.detokenize,
-                                                                          quotes)])} if guard else {}
+            kw = {"logits_processor": LogitsProcessorList([PlaceholderGuard(["positive", "negative"], llm.detokenize,
+                                                                            quotes)])} if guard else {}
             r = llm.create_chat_completion(messages=messages, temperature=0.7, max_tokens=40, seed=seed,
                                            grammar=LlamaGrammar.from_string(json_grammar_text(schema), verbose=False),
                                            **kw)
@@ -178,6 +187,7 @@ def test_the_label_guard_stops_a_reply_that_is_only_the_label():
                 out.append(text)
         return out
 
-    assert any(normalise_label_text(c) == "positive" for c in contents(guard=False))
+    assert any(normalise_label_text(c) == normalise_label_text(placeholder) for c in contents(guard=False))
     guarded = contents(guard=True)
-    assert all(normalise_label_text(c) not in ("positive", "negative") for c in guarded), guarded
+    assert all(normalise_label_text(c) not in ("positive", "negative") and not is_self_description(c)
+               for c in guarded), guarded

@@ -136,6 +136,8 @@ def test_classification_real_examples(name):
     assert reason(f"{task.input_name}: {parent.answer.upper()}.", parent, task) == "label_only"
     assert reason(other.text, parent, task) == "no_input"   # strict: the reply must use the format
     assert reason(f"{task.input_name}: <the new {task.input_name.lower()}>", parent, task) == "template_echo"
+    for hollow in (f"The new {task.input_name.lower()}", f"This {task.input_name}.", "[new sentence]", "Example"):
+        assert reason(f"{task.input_name}: {hollow}", parent, task) == "template_echo", hollow
     assert reason(f"{task.input_name}: " + "very " * 400 + "long", parent, task) == "too_long"
 
 

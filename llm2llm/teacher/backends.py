@@ -15,8 +15,8 @@ from dataclasses import dataclass
 from typing import Any, Callable
 
 from llm2llm.errors import Llm2llmError
-from llm2llm.teacher.copy_guard import (GRAMMAR_VERSION, LabelOnlyGuard, json_grammar_text, no_copy_processor,
-                                        quote_tokens)
+from llm2llm.teacher.copy_guard import (GRAMMAR_VERSION, GUARD_VERSION, PlaceholderGuard, json_grammar_text,
+                                        no_copy_processor, quote_tokens)
 
 log = logging.getLogger("llm2llm.teacher")
 
@@ -342,14 +342,14 @@ class LlamaCppBackend(Backend):
         self.cfg = cfg
         self.cache_dir = cache_dir
         self.llm: Any = None
-        self._quote_tokens: Any = None  # ids of the tokens that contain '"' (LabelOnlyGuard)
+        self._quote_tokens: Any = None  # ids of the tokens that contain '"' (PlaceholderGuard)
 
     def supports_schema(self) -> bool:
         return getattr(self.cfg, "structured", "auto") != "none"
 
     def key_fields(self, schema: dict[str, Any] | None) -> dict[str, Any]:
         n = int(getattr(self.cfg, "no_copy_ngram", 0))
-        return {**({"grammar": GRAMMAR_VERSION} if schema is not None else {}), **({"no_copy_ngram": n} if n else {})}
+        return {**({"grammar": GRAMMAR_VERSION} if schema is not None else {}), **({"no_copy_ngram": n, "guard": GUARD_VERSION} if n else {})}
 
     def check_ready(self) -> None:
         self._load()
@@ -404,7 +404,7 @@ class LlamaCppBackend(Backend):
             if req.labels and req.schema is not None:
                 if self._quote_tokens is None:
                     self._quote_tokens = quote_tokens(self.llm.detokenize, self.llm.n_vocab())
-                guards.append(LabelOnlyGuard(req.labels, self.llm.detokenize, self._quote_tokens))
+                guards.append(PlaceholderGuard(req.labels, self.llm.detokenize, self._quote_tokens))
             kwargs["logits_processor"] = LogitsProcessorList(guards)
         resp = self.llm.create_chat_completion(**kwargs)
         choice, usage = resp["choices"][0], resp.get("usage") or {}

@@ -10,10 +10,11 @@ of up to ``n - 1`` tokens with those texts (names, "What is the"), never a whole
 changes which replies are sampled: every validator (echo, dedup, label, decontamination) still runs
 on what comes back.
 
-**No label-only input** (same setting). The other common failure is a reply whose new input is
-just a label name (``{"sentence": "positive"}``: 11 of 69 SST-2 replies). ``LabelOnlyGuard``
-forbids closing the JSON string while what it holds is a label name, so the model has to go on
-writing.
+**No placeholder input** (same setting). The other common failure is a reply whose new input is
+just a label name (``{"sentence": "positive"}``: 11 of 69 SST-2 replies) or names what it should
+be (``{"sentence": "The new sentence"}``: the first such reply was kept, every later one was a
+duplicate). ``PlaceholderGuard`` forbids closing the JSON string while what it holds is one of
+these, so the model has to go on writing.
 
 **JSON strings.** llama-cpp-python 0.3.36 turns a JSON schema into a grammar whose string
 characters are ``[^"\\\\]``: a raw newline or other control character is allowed, and such a reply
@@ -31,12 +32,15 @@ from typing import Any, Callable, Iterable
 import numpy as np
 
 from llm2llm.tasks.base import normalise_label_text
+from llm2llm.teacher.formats import is_self_description
 
 #: the string-character rule of llama-cpp-python's converter, and the one JSON allows
 _LOOSE_CHAR = 'char ::= [^"\\\\]'
 _STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F]'
 #: part of the cache key of every schema-constrained llama.cpp request (answers from the old grammar differ)
 GRAMMAR_VERSION = "json-strict-strings"
+#: part of the cache key of every guarded request (answers from an earlier guard differ)
+GUARD_VERSION = "no-copy+placeholder"
 _FORBIDDEN = -1e9  # finite: if the grammar allows only forbidden tokens, one of them is still sampled
 
 
@@ -111,9 +115,10 @@ def quote_tokens(detokenize: Callable[[list[int]], bytes], n_vocab: int) -> np.n
     return np.array([i for i in range(n_vocab) if b'"' in detokenize([i])], dtype=np.intc)
 
 
-class LabelOnlyGuard(_ReplyProcessor):
+class PlaceholderGuard(_ReplyProcessor):
     """A llama-cpp-python logits processor for one-field JSON replies: the string may not be closed
-    while its content is a label name (compared as the ``label_only`` validator compares)."""
+    while its content is a label name or names what it should be ("The new sentence"), compared as
+    the ``label_only`` and ``template_echo`` validators compare."""
 
     def __init__(self, labels: Iterable[str], detokenize: Callable[[list[int]], bytes], quotes: np.ndarray) -> None:
         self.labels = {normalise_label_text(label) for label in labels}
@@ -123,7 +128,7 @@ class LabelOnlyGuard(_ReplyProcessor):
     def blocks(self, generated_text: str) -> bool:
         """Whether the string may not be closed after ``generated_text`` (the reply so far)."""
         m = _OPEN_STRING_VALUE.match(generated_text)
-        return bool(m) and normalise_label_text(m.group(1)) in self.labels
+        return bool(m) and (normalise_label_text(m.group(1)) in self.labels or is_self_description(m.group(1)))
 
     def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
         text = self.detokenize(self.generated(input_ids)).decode("utf-8", "ignore")

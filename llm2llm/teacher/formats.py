@@ -75,11 +75,25 @@ def _check_text(text: str, parent: Example, max_chars: int) -> str:
         raise Rejected("echo", "repeats the parent example")
     if _TEMPLATE_ECHO.search(text):
         raise Rejected("template_echo", "repeats the prompt's <placeholder>")
+    if is_self_description(text):
+        raise Rejected("template_echo", "names what it should write ('the new sentence') instead of writing it")
     return text
 
 
 # "<the new sentence>", "<QUESTION>", "[ANSWER]": the reply format copied instead of filled in
 _TEMPLATE_ECHO = re.compile(r"<the (?:new|rephrased)\b[^<>]*>|^\s*<[^<>]+>\s*$|\[(?:QUESTION|ANSWER|CALCULATION)\]")
+
+#: what a classification template calls the input (besides the task's own input_name)
+_INPUT_NAMES = ("input", "text", "sentence", "question", "request", "review", "utterance")
+# "The new sentence", "This question.", "[new sentence]": the reply's description, not a reply (the
+# embedded 135M teacher writes these; the first one was kept and every later one was a duplicate)
+_SELF_DESCRIPTION = re.compile(r"(?:(?:the|a|an|this|that|my|your|our|new|rephrased|another|same|example)\s+)*"
+                               r"(?:%s|example|one)s?" % "|".join(_INPUT_NAMES))
+
+
+def is_self_description(text: str) -> bool:
+    """Whether ``text`` only names the kind of thing it should be ("the new sentence")."""
+    return bool(_SELF_DESCRIPTION.fullmatch(normalise_label_text(text)))
 
 
 def _max_chars(parent: Example, factor: int = 4, floor: int = 400) -> int:
@@ -185,7 +199,6 @@ def check_calculations(answer: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------ classification
-_INPUT_NAMES = ("input", "text", "sentence", "question", "request", "review", "utterance")
 
 
 def parse_classification(output: str, parent: Example, task: Task) -> Parsed:
