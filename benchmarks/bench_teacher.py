@@ -8,7 +8,8 @@ seeds. The seeds are a seeded random draw of ``--seeds`` train examples (seed 0)
 ``--wrong-from RUN_DIR ...`` asks instead for what those runs' teacher was asked: for every
 iteration of each run, the seeds its student got wrong (iter_<i>/predictions_seed.jsonl), with
 that run's seed, task and iteration number, one try per seed (no re-asks), so kept / generated is
-the kept rate of single replies. It compares the embedded default with and without
+the kept rate of single replies. Dedup checks against what the run's teacher checked: that
+iteration's training set (iter_<i>/train.jsonl: the seeds and every example kept before). It compares the embedded default with and without
 teacher.no_copy_ngram (llm2llm/teacher/copy_guard.py).
 
     python benchmarks/bench_teacher.py [--seeds 16] [--tasks sst2,trec,gsm8k] [--quick]
@@ -27,7 +28,7 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from llm2llm.config import TaskConfig, TeacherConfig
-from llm2llm.example import Example
+from llm2llm.example import read_examples
 from llm2llm.sampling import seed_set
 from llm2llm.tasks import build_task
 from llm2llm.teacher import Teacher
@@ -65,32 +66,32 @@ def run(task_name: str, n: int, backend: dict, max_tokens: int) -> dict:
 
 
 def wrong_seed_requests(run_dir: Path):
-    """(task, run seed, seed set, [(teacher iteration, wrong seeds)], test split) of a finished run."""
+    """(task, run seed, [(teacher iteration, wrong seeds, training set)], test split) of a finished run."""
     cfg = json.loads((run_dir / "config.json").read_text())
     task = build_task(OmegaConf.merge(OmegaConf.structured(TaskConfig), cfg["task"]), DATA_DIR)
-    seeds = [Example.from_dict(json.loads(line)) for line in open(run_dir / "seed_set.jsonl")]
+    seeds = read_examples(run_dir / "seed_set.jsonl")
     by_id = {e.id: e for e in seeds}
     asks = []
     for pred in sorted(run_dir.glob("iter_*/predictions_seed.jsonl"), key=lambda p: int(p.parent.name[5:])):
         wrong = [by_id[r["id"]] for r in map(json.loads, open(pred)) if not r["correct"]]
-        asks.append((int(pred.parent.name[5:]) + 1, wrong))
-    return task, int(cfg["seed"]), seeds, asks, task.load("test")
+        asks.append((int(pred.parent.name[5:]) + 1, wrong, read_examples(pred.parent / "train.jsonl")))
+    return task, int(cfg["seed"]), asks, task.load("test")
 
 
 def run_wrong(run_dirs: list[Path], no_copy: int) -> dict:
     """The default teacher (one try per wrong seed) on every wrong seed of ``run_dirs``."""
     out = {"kept": 0, "generated": 0, "errors": 0, "tokens": 0, "wall_s": 0.0, "rejected": {}}
     for run_dir in run_dirs:
-        task, run_seed, seeds, asks, test = wrong_seed_requests(run_dir)
+        task, run_seed, asks, test = wrong_seed_requests(run_dir)
         cfg = TeacherConfig(**BACKENDS["llamacpp JSON + 3 style"], model="embedded:smollm2-135m-instruct",
                             temperature=1.0, max_tokens=320 if task.name == "gsm8k" else 160, max_reasks=0,
                             no_copy_ngram=no_copy, cache_path=tempfile.mkdtemp(prefix="bench-teacher-"))
         with Teacher(cfg, task, CACHE_DIR, run_seed=run_seed) as teacher:
-            for iteration, wrong in asks:
+            for iteration, wrong, train_set in asks:
                 if not wrong:
                     continue
                 t0 = time.perf_counter()
-                r = teacher.augment(wrong, k=1, iteration=iteration, existing=seeds, forbidden=test)
+                r = teacher.augment(wrong, k=1, iteration=iteration, existing=train_set, forbidden=test)
                 out["wall_s"] += time.perf_counter() - t0
                 out["kept"] += len(r.examples)
                 out["generated"] += r.stats["generated"]

@@ -191,3 +191,17 @@ def test_the_placeholder_guard_stops_a_reply_that_is_only_a_label_or_a_self_desc
     guarded = contents(guard=True)
     assert all(normalise_label_text(c) not in ("positive", "negative") and not is_self_description(c)
                for c in guarded), guarded
+
+
+def test_the_guard_and_the_grammar_are_part_of_the_cache_key():
+    """A cached answer is reused only for the same decoding rules: turning the guard on or off (or a
+    new guard or grammar version) asks the model again instead of reading an answer made otherwise."""
+    from llm2llm.teacher import copy_guard
+    from llm2llm.teacher.backends import LlamaCppBackend
+
+    schema = {"type": "object", "properties": {"sentence": {"type": "string"}}}
+    fields = {n: LlamaCppBackend(teacher_cfg(backend="llamacpp", no_copy_ngram=n), model_cache_dir()).key_fields(schema)
+              for n in (0, 4)}
+    assert fields[0] == {"grammar": copy_guard.GRAMMAR_VERSION}
+    assert fields[4] == {"grammar": copy_guard.GRAMMAR_VERSION, "no_copy_ngram": 4, "guard": copy_guard.GUARD_VERSION}
+    assert LlamaCppBackend(teacher_cfg(backend="llamacpp"), model_cache_dir()).key_fields(None) == {}  # plain text
