@@ -349,7 +349,8 @@ class LlamaCppBackend(Backend):
 
     def key_fields(self, schema: dict[str, Any] | None) -> dict[str, Any]:
         n = int(getattr(self.cfg, "no_copy_ngram", 0))
-        return {**({"grammar": GRAMMAR_VERSION} if schema is not None else {}), **({"no_copy_ngram": n, "guard": GUARD_VERSION} if n else {})}
+        grammar = {"grammar": GRAMMAR_VERSION} if schema is not None else {}
+        return {**grammar, **({"no_copy_ngram": n, "guard": GUARD_VERSION} if n else {})}
 
     def check_ready(self) -> None:
         self._load()

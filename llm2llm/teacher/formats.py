@@ -199,8 +199,6 @@ def check_calculations(answer: str) -> list[str]:
 
 
 # ------------------------------------------------------------------------ classification
-
-
 def parse_classification(output: str, parent: Example, task: Task) -> Parsed:
     """'<Input name>: <text>' (+ optional 'Label: <parent label>'). The label is the parent's: an
     output naming another label is rejected."""
