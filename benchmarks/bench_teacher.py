@@ -9,8 +9,8 @@ seeds. The seeds are a seeded random draw of ``--seeds`` train examples (seed 0)
 iteration of each run, the seeds its student got wrong (iter_<i>/predictions_seed.jsonl), with
 that run's seed, task and iteration number, one try per seed (no re-asks), so kept / generated is
 the kept rate of single replies. Dedup checks against what the run's teacher checked: that
-iteration's training set (iter_<i>/train.jsonl: the seeds and every example kept before). It compares the embedded default with and without
-teacher.no_copy_ngram (llm2llm/teacher/copy_guard.py).
+iteration's training set (iter_<i>/train.jsonl: the seeds and every example kept before). It
+compares the embedded default with and without teacher.no_copy_ngram (llm2llm/teacher/copy_guard.py).
 
     python benchmarks/bench_teacher.py [--seeds 16] [--tasks sst2,trec,gsm8k] [--quick]
     python benchmarks/bench_teacher.py --wrong-from runs/sst2/.../seed0 [more run dirs] [--no-copy 0,4]

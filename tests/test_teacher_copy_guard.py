@@ -168,7 +168,8 @@ def test_the_placeholder_guard_stops_a_reply_that_is_only_a_label_or_a_self_desc
     llm = _llama()
     schema = {"type": "object", "additionalProperties": False, "required": ["sentence"],
               "properties": {"sentence": {"type": "string"}}}
-    messages = [{"role": "user", "content": f'Reply with the JSON object {{"sentence": "{placeholder}"}} and nothing else.'}]
+    reply = json.dumps({"sentence": placeholder})
+    messages = [{"role": "user", "content": f"Reply with the JSON object {reply} and nothing else."}]
     quotes = quote_tokens(llm.detokenize, llm.n_vocab())
 
     def contents(guard: bool) -> list[str]:

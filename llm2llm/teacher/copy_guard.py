@@ -19,7 +19,8 @@ these, so the model has to go on writing.
 **JSON strings.** llama-cpp-python 0.3.36 turns a JSON schema into a grammar whose string
 characters are ``[^"\\\\]``: a raw newline or other control character is allowed, and such a reply
 is not valid JSON (11 of the study's 24 bad-JSON rejections; the other 13 were cut off by
-``max_tokens``). ``json_grammar_text`` uses the character class of llama.cpp's own converter, which excludes them.
+``max_tokens``). ``json_grammar_text`` uses the character class of llama.cpp's own converter,
+which excludes them.
 """
 
 from __future__ import annotations
@@ -31,8 +32,7 @@ from typing import Any, Callable, Iterable
 
 import numpy as np
 
-from llm2llm.tasks.base import normalise_label_text
-from llm2llm.teacher.formats import is_self_description
+from llm2llm.teacher.formats import is_label_name, is_self_description
 
 #: the string-character rule of llama-cpp-python's converter, and the one JSON allows
 _LOOSE_CHAR = 'char ::= [^"\\\\]'
@@ -121,14 +121,14 @@ class PlaceholderGuard(_ReplyProcessor):
     the ``label_only`` and ``template_echo`` validators compare."""
 
     def __init__(self, labels: Iterable[str], detokenize: Callable[[list[int]], bytes], quotes: np.ndarray) -> None:
-        self.labels = {normalise_label_text(label) for label in labels}
+        self.labels = tuple(labels)
         self.detokenize = detokenize
         self.quotes = quotes
 
     def blocks(self, generated_text: str) -> bool:
         """Whether the string may not be closed after ``generated_text`` (the reply so far)."""
         m = _OPEN_STRING_VALUE.match(generated_text)
-        return bool(m) and (normalise_label_text(m.group(1)) in self.labels or is_self_description(m.group(1)))
+        return bool(m) and (is_label_name(m.group(1), self.labels) or is_self_description(m.group(1)))
 
     def __call__(self, input_ids: np.ndarray, scores: np.ndarray) -> np.ndarray:
         text = self.detokenize(self.generated(input_ids)).decode("utf-8", "ignore")

@@ -14,7 +14,7 @@ import operator
 import re
 from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from llm2llm.example import Example
 from llm2llm.tasks.base import Task, normalise_label_text
@@ -89,6 +89,11 @@ _INPUT_NAMES = ("input", "text", "sentence", "question", "request", "review", "u
 # embedded 135M teacher writes these; the first one was kept and every later one was a duplicate)
 _SELF_DESCRIPTION = re.compile(r"(?:(?:the|a|an|this|that|my|your|our|new|rephrased|another|same|example)\s+)*"
                                r"(?:%s|example|one)s?" % "|".join(_INPUT_NAMES))
+
+
+def is_label_name(text: str, labels: Iterable[str]) -> bool:
+    """Whether ``text`` is just one of ``labels`` (case, quotes and punctuation aside)."""
+    return normalise_label_text(_strip_quotes(text)) in {normalise_label_text(label) for label in labels}
 
 
 def is_self_description(text: str) -> bool:
@@ -215,7 +220,7 @@ def parse_classification(output: str, parent: Example, task: Task) -> Parsed:
             raise Rejected("label_changed", f"{labels[0][:40]!r} != {parent.answer!r}")
     if "\n" in text.strip():
         text = " ".join(text.split())
-    if task.labels and normalise_label_text(_strip_quotes(text)) in {normalise_label_text(l) for l in task.labels}:
+    if task.labels and is_label_name(text, task.labels):
         raise Rejected("label_only", "the new input is just a label name")
     return Parsed(text=_check_text(text, parent, _max_chars(parent)), answer=parent.answer)
 
