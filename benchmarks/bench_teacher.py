@@ -14,6 +14,7 @@ compares the embedded default with and without teacher.no_copy_ngram (llm2llm/te
 
     python benchmarks/bench_teacher.py [--seeds 16] [--tasks sst2,trec,gsm8k] [--quick]
     python benchmarks/bench_teacher.py --wrong-from runs/sst2/.../seed0 [more run dirs] [--no-copy 0,4]
+        [--teacher-models embedded:smollm2-135m-instruct,/path/to/other.gguf]
 """
 
 from __future__ import annotations
@@ -78,13 +79,12 @@ def wrong_seed_requests(run_dir: Path):
     return task, int(cfg["seed"]), asks, task.load("test")
 
 
-def run_wrong(run_dirs: list[Path], no_copy: int) -> dict:
-    """The default teacher (one try per wrong seed) on every wrong seed of ``run_dirs``."""
+def run_wrong(run_dirs: list[Path], no_copy: int, model: str) -> dict:
+    """The default teacher (one try per wrong seed) on every wrong seed of ``run_dirs``, running ``model``."""
     out = {"kept": 0, "generated": 0, "errors": 0, "tokens": 0, "wall_s": 0.0, "rejected": {}}
     for run_dir in run_dirs:
         task, run_seed, asks, test = wrong_seed_requests(run_dir)
-        cfg = TeacherConfig(**BACKENDS["llamacpp JSON + 3 style"], model="embedded:smollm2-135m-instruct",
-                            temperature=1.0, max_tokens=320 if task.name == "gsm8k" else 160, max_reasks=0,
+        cfg = TeacherConfig(**BACKENDS["llamacpp JSON + 3 style"], model=model, temperature=1.0, max_tokens=320 if task.name == "gsm8k" else 160, max_reasks=0,
                             no_copy_ngram=no_copy, cache_path=tempfile.mkdtemp(prefix="bench-teacher-"))
         with Teacher(cfg, task, CACHE_DIR, run_seed=run_seed) as teacher:
             for iteration, wrong, train_set in asks:
@@ -102,12 +102,12 @@ def run_wrong(run_dirs: list[Path], no_copy: int) -> dict:
     return out
 
 
-def main_wrong(run_dirs: list[Path], no_copy: list[int]) -> None:
+def main_wrong(run_dirs: list[Path], no_copy: list[int], models: list[str]) -> None:
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; the wrong seeds of {len(run_dirs)} runs, "
-          "one try each, embedded default teacher (llama.cpp, JSON, 3 style examples)")
-    for n in no_copy:
-        r = run_wrong(run_dirs, n)
-        print(f"no_copy_ngram={n}: kept/generated {r['kept']}/{r['generated']} "
+          "one try each, the embedded default's teacher settings (llama.cpp, JSON, 3 style examples)")
+    for model, n in [(m, n) for m in models for n in no_copy]:
+        r = run_wrong(run_dirs, n, model)
+        print(f"{model} no_copy_ngram={n}: kept/generated {r['kept']}/{r['generated']} "
               f"({100 * r['kept'] / max(r['generated'], 1):.0f} %), {r['errors']} request errors, {r['tokens']} tokens, {r['wall_s']:.0f} s, "
               f"rejected {dict(sorted(r['rejected'].items()))}", flush=True)
 
@@ -120,9 +120,11 @@ def main() -> None:
     ap.add_argument("--quick", action="store_true", help="4 seeds, SST-2 only")
     ap.add_argument("--wrong-from", nargs="+", type=Path, help="run dirs whose wrong seeds the teacher is asked for")
     ap.add_argument("--no-copy", default="0,4", help="teacher.no_copy_ngram values to compare (with --wrong-from)")
+    ap.add_argument("--teacher-models", default="embedded:smollm2-135m-instruct",
+                    help="teacher.model values (embedded:<name> or GGUF paths) to compare (with --wrong-from)")
     a = ap.parse_args()
     if a.wrong_from:
-        return main_wrong(a.wrong_from, [int(n) for n in a.no_copy.split(",")])
+        return main_wrong(a.wrong_from, [int(n) for n in a.no_copy.split(",")], a.teacher_models.split(","))
     tasks = ["sst2"] if a.quick else a.tasks.split(",")
     n = 4 if a.quick else a.seeds
     print(f"{os.cpu_count()} cores, load average {os.getloadavg()[0]:.1f}; {n} seeded random train examples per task")

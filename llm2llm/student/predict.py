@@ -11,6 +11,7 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Sequence
 
 from llm2llm.example import Example
+from llm2llm.student.kv_cache import cache_from_prefix
 from llm2llm.student.data import (IGNORE_INDEX, encode, end_of_turn_id, fit_prompt, prompt_budget, prompt_ids,
                                   target_ids)
 
@@ -48,12 +49,11 @@ def generate(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example],
 
     Every prompt starts with the same tokens (chat template, system prompt, instruction: 48 of
     SST-2's 77 on average). With ``share_prefix`` that common prefix is encoded once and its KV
-    cache copied into every batch; each row is then [prefix | padding | rest of its prompt], the
-    padding masked out and positions counted without it, so each row computes what it would
-    alone. ``share_prefix=False`` is plain left padding (kept for the benchmark's comparison).
+    cache copied into every batch's preallocated cache (kv_cache.py: no per-token concatenation);
+    each row is then [prefix | padding | rest of its prompt], the padding masked out and positions
+    counted without it, so each row computes what it would alone. ``share_prefix=False`` is plain
+    left padding with transformers' own cache (kept for the benchmark's comparison).
     """
-    import copy
-
     import torch
 
     budget = prompt_budget(task, max_length, max_new_tokens)
@@ -81,9 +81,7 @@ def generate(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example],
                 mask[row, shared + width - len(rest):] = 1
             kwargs: dict[str, Any] = {}
             if prefix_cache is not None:
-                cache = copy.deepcopy(prefix_cache)
-                cache.batch_repeat_interleave(len(idx))
-                kwargs["past_key_values"] = cache
+                kwargs["past_key_values"] = cache_from_prefix(prefix_cache, len(idx), shared + width + max_new_tokens)
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
                                  eos_token_id=stop, pad_token_id=tokenizer.pad_token_id, use_cache=True,
                                  **sampling, **kwargs)
@@ -134,8 +132,6 @@ def score_labels(model: Any, tokenizer: Any, task: Any, examples: Sequence[Examp
     position ids continuing the prompt. One forward pass per batch, and the LM head once per
     position where a label token is predicted.
     """
-    import copy
-
     import torch
 
     conts_cache: dict[tuple[str, ...], list[tuple[int, ...]]] = {}
@@ -189,10 +185,7 @@ def score_labels(model: Any, tokenizer: Any, task: Any, examples: Sequence[Examp
                 for q in range(n + len(node), width):  # padding attends to itself (no empty softmax rows)
                     allow[r, q, shared + q] = True
             mask4d = torch.zeros(allow.shape, dtype=dtype).masked_fill(~allow, torch.finfo(dtype).min)[:, None]
-            cache = None
-            if prefix_cache is not None:
-                cache = copy.deepcopy(prefix_cache)
-                cache.batch_repeat_interleave(len(idx))
+            cache = None if prefix_cache is None else cache_from_prefix(prefix_cache, len(idx), shared + width)
             lp = _gather_logprobs(model, ids.to(device), mask4d.to(device), pos.to(device),
                                   torch.tensor(rows, device=device), torch.tensor(src, device=device),
                                   torch.tensor(tgt, device=device), cache).tolist()
