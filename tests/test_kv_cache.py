@@ -53,3 +53,26 @@ def test_preallocated_cache_refuses_to_overflow(model):
         model(input_ids=torch.tensor([[8], [9]]), past_key_values=cache, use_cache=True)
         with pytest.raises(RuntimeError, match="KV cache of 4 positions cannot take 5"):
             model(input_ids=torch.tensor([[8], [9]]), past_key_values=cache, use_cache=True)
+
+
+def test_sliding_window_models_keep_transformers_cache():
+    """Layers other than plain full attention (here Mistral's sliding window) are not preallocated:
+    the prefix is copied per row into transformers' own cache, and stepping it matches a fresh one."""
+    import torch
+    from transformers import MistralConfig, MistralForCausalLM
+
+    from llm2llm.student.kv_cache import cache_from_prefix
+
+    torch.manual_seed(0)
+    cfg = MistralConfig(vocab_size=1000, hidden_size=64, intermediate_size=128, num_hidden_layers=2,
+                        num_attention_heads=4, num_key_value_heads=2, sliding_window=4)
+    model = MistralForCausalLM(cfg).eval()
+    prefix, rest = torch.randint(5, 1000, (1, 6)), torch.randint(5, 1000, (2, 3))
+    with torch.inference_mode():
+        encoded = model(input_ids=prefix, use_cache=True).past_key_values
+        cache = cache_from_prefix(encoded, rows=2, capacity=9)
+        assert {type(layer).__name__ for layer in cache.layers} == {"DynamicSlidingWindowLayer"}
+        cached = model(input_ids=rest, past_key_values=cache, use_cache=True).logits
+        full = model(input_ids=torch.cat([prefix.expand(2, -1), rest], dim=1)).logits[:, -3:]
+    assert torch.allclose(cached, full, atol=1e-5)
+    assert encoded.layers[0].keys.shape[0] == 1  # the prefix itself is untouched

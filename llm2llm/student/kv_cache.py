@@ -10,6 +10,7 @@ outputs are unchanged (tests/test_predict.py checks them token for token).
 
 from __future__ import annotations
 
+import copy
 import functools
 from typing import Any
 
@@ -48,9 +49,17 @@ def _layer_class() -> type:
 
 
 def cache_from_prefix(prefix: Any, rows: int, capacity: int) -> Any:
-    """A cache for ``rows`` sequences that all start with the one-row ``prefix`` cache and grow to ``capacity``."""
-    from transformers.cache_utils import DynamicCache
+    """A cache for ``rows`` sequences that all start with the one-row ``prefix`` cache and grow to ``capacity``.
 
+    Only plain full-attention layers are preallocated; a model with other layer kinds (sliding
+    window, ...) gets transformers' own cache, copied and repeated per row as before.
+    """
+    from transformers.cache_utils import DynamicCache, DynamicLayer
+
+    if any(type(p) is not DynamicLayer for p in prefix.layers):
+        cache = copy.deepcopy(prefix)
+        cache.batch_repeat_interleave(rows)
+        return cache
     layer = _layer_class()
     cache = DynamicCache()
     cache.layers = [layer(p.keys, p.values, capacity, rows) for p in prefix.layers]
