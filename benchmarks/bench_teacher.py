@@ -84,8 +84,9 @@ def run_wrong(run_dirs: list[Path], no_copy: int, model: str) -> dict:
     out = {"kept": 0, "generated": 0, "errors": 0, "tokens": 0, "wall_s": 0.0, "rejected": {}}
     for run_dir in run_dirs:
         task, run_seed, asks, test = wrong_seed_requests(run_dir)
-        cfg = TeacherConfig(**BACKENDS["llamacpp JSON + 3 style"], model=model, temperature=1.0, max_tokens=320 if task.name == "gsm8k" else 160, max_reasks=0,
-                            no_copy_ngram=no_copy, cache_path=tempfile.mkdtemp(prefix="bench-teacher-"))
+        cfg = TeacherConfig(**BACKENDS["llamacpp JSON + 3 style"], model=model, temperature=1.0,
+                            max_tokens=320 if task.name == "gsm8k" else 160, max_reasks=0, no_copy_ngram=no_copy,
+                            cache_path=tempfile.mkdtemp(prefix="bench-teacher-"))
         with Teacher(cfg, task, CACHE_DIR, run_seed=run_seed) as teacher:
             for iteration, wrong, train_set in asks:
                 if not wrong:

@@ -11,9 +11,9 @@ from dataclasses import asdict, dataclass
 from typing import Any, Iterator, Sequence
 
 from llm2llm.example import Example
-from llm2llm.student.kv_cache import cache_from_prefix
 from llm2llm.student.data import (IGNORE_INDEX, encode, end_of_turn_id, fit_prompt, prompt_budget, prompt_ids,
                                   target_ids)
+from llm2llm.student.kv_cache import cache_from_prefix
 
 
 @dataclass
