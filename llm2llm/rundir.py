@@ -18,7 +18,9 @@ One directory, one job: ``acquire`` creates ``RUNNING`` with ``O_CREAT | O_EXCL`
 local filesystems and on NFS v3+, so two jobs started at the same moment (on one node or two) can
 never both hold it. A claim left behind by a killed job on this host (its pid is gone) is taken
 over, so resuming a killed run needs nothing; one from another host is refused until it is older
-than ``LLM2LLM_STALE_CLAIM_HOURS`` (default 48) or deleted by hand.
+than ``LLM2LLM_STALE_CLAIM_HOURS`` (default 48) or deleted by hand. A claim records the SLURM job
+it was made in: a SLURM job that was requeued (preempted or timed out; the same job, or the same
+array job and task, often on another node) takes over its own earlier claim at once.
 """
 
 from __future__ import annotations
@@ -28,7 +30,7 @@ import os
 import socket
 import time
 from pathlib import Path
-from typing import Any, Callable, TypeVar
+from typing import Any, Callable, Mapping, TypeVar
 
 from llm2llm.errors import ConfigError
 from llm2llm.example import atomic_write_json, atomic_write_text, dumps_jsonl
@@ -42,7 +44,7 @@ T = TypeVar("T")
 #: resumed run's directory "another config's", nor separates runs the report averages.
 NON_RESULT_KEYS = ("tracking", "data_dir", "cache_dir", "run_name", "teacher.cache_path", "teacher.base_url",
                    "teacher.api_key_env", "teacher.concurrency", "teacher.timeout_s", "teacher.max_retries",
-                   "trainer.eval_batch_size", "trainer.logging_steps")
+                   "teacher.self_check", "trainer.eval_batch_size", "trainer.logging_steps")
 
 
 def _drop(config: dict[str, Any], dotted: str) -> dict[str, Any]:
@@ -88,6 +90,34 @@ CLAIM_FILE = "RUNNING"
 FAILED_FILE = "FAILED.txt"
 
 
+#: the environment variables that name a SLURM job: a requeued job keeps SLURM_JOB_ID, a requeued
+#: array task keeps SLURM_ARRAY_JOB_ID and SLURM_ARRAY_TASK_ID; SLURM_RESTART_COUNT counts requeues
+SLURM_VARS = ("SLURM_JOB_ID", "SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID", "SLURM_RESTART_COUNT")
+
+
+def slurm_job(env: Mapping[str, str] | None = None) -> dict[str, str]:
+    """The SLURM job this process runs in (empty outside SLURM), as recorded in a claim."""
+    env = os.environ if env is None else env
+    return {k: env[k] for k in SLURM_VARS if env.get(k)}
+
+
+def same_slurm_job(a: Mapping[str, Any], b: Mapping[str, Any]) -> bool:
+    """Whether two claims' SLURM records name one job: the same array job and task, or (not an
+    array) the same job id. A job requeued by SLURM keeps these, whichever node it lands on."""
+    if a.get("SLURM_ARRAY_JOB_ID") or b.get("SLURM_ARRAY_JOB_ID"):
+        keys: tuple[str, ...] = ("SLURM_ARRAY_JOB_ID", "SLURM_ARRAY_TASK_ID")
+    else:
+        keys = ("SLURM_JOB_ID",)
+    return all(a.get(k) for k in keys) and all(str(a.get(k)) == str(b.get(k)) for k in keys)
+
+
+def slurm_name(job: Mapping[str, Any]) -> str:
+    """How SLURM names a job: ``<array job>_<task>`` for an array task, else the job id."""
+    if job.get("SLURM_ARRAY_JOB_ID"):
+        return f"{job['SLURM_ARRAY_JOB_ID']}_{job.get('SLURM_ARRAY_TASK_ID')}"
+    return str(job.get("SLURM_JOB_ID"))
+
+
 def _pid_alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)
@@ -110,7 +140,9 @@ class RunDir:
         """Hold the directory for this process, or raise ConfigError naming the job that holds it."""
         self.path.mkdir(parents=True, exist_ok=True)
         lock = self.path / CLAIM_FILE
-        me = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
+        me: dict[str, Any] = {"host": socket.gethostname(), "pid": os.getpid(), "since": time.time()}
+        if slurm_job():
+            me["slurm"] = slurm_job()
         for _ in range(3):
             try:
                 fd = os.open(lock, os.O_CREAT | os.O_EXCL | os.O_WRONLY, 0o644)
@@ -118,8 +150,10 @@ class RunDir:
                 holder = self._holder(lock)
                 if holder is None:
                     continue  # released (or unreadable and removed) in between: try again
+                job = holder.get("slurm")
+                job_text = f"SLURM job {slurm_name(job)}, " if isinstance(job, dict) and job else ""
                 raise RunDirHeld(
-                    f"{self.path} is held by another job (pid {holder.get('pid')} on {holder.get('host')}, since "
+                    f"{self.path} is held by another job ({job_text}pid {holder.get('pid')} on {holder.get('host')}, since "
                     f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(holder.get('since', 0)))}); two jobs never "
                     f"share a run directory. If that job is dead, delete {lock}")
             with os.fdopen(fd, "w") as f:
@@ -146,7 +180,10 @@ class RunDir:
         stale_after = float(os.environ.get("LLM2LLM_STALE_CLAIM_HOURS", "48")) * 3600
         same_host = holder.get("host") == socket.gethostname()
         pid = holder.get("pid")
-        dead = (same_host and isinstance(pid, int) and not _pid_alive(pid)) or not holder \
+        alive_here = same_host and isinstance(pid, int) and _pid_alive(pid)
+        slurm = holder.get("slurm")
+        requeued = isinstance(slurm, dict) and same_slurm_job(slurm, slurm_job()) and not alive_here
+        dead = (same_host and isinstance(pid, int) and not alive_here) or not holder or requeued \
             or time.time() - float(holder.get("since", 0)) > stale_after
         if not dead:
             return holder
@@ -154,8 +191,16 @@ class RunDir:
         return None
 
     def release(self) -> None:
+        """Remove this process's claim; one another job has taken over since (a requeued SLURM job
+        starting while this one winds down) is left alone."""
         if self._claimed:
-            (self.path / CLAIM_FILE).unlink(missing_ok=True)
+            lock = self.path / CLAIM_FILE
+            try:
+                holder = json.loads(lock.read_text())
+            except (FileNotFoundError, json.JSONDecodeError):
+                holder = None
+            if isinstance(holder, dict) and (holder.get("host"), holder.get("pid")) == (socket.gethostname(), os.getpid()):
+                lock.unlink(missing_ok=True)
             self._claimed = False
 
     def record_failure(self, message: str) -> bool:
