@@ -149,7 +149,8 @@ class TeacherConfig:
     #: local backend: auto | float32 | bfloat16 | float16
     dtype: str = "auto"
     #: constrain replies to the task's JSON shape: auto (llamacpp: yes; openai: no, the paper's plain text) |
-    #: none | json_schema (OpenAI, vLLM) | guided_json (vLLM) | json_object (llama.cpp server)
+    #: none | json_schema (OpenAI, vLLM) | structured_outputs (vLLM >= 0.10.2; extra_body.structured_outputs.json) |
+    #: guided_json (vLLM < 0.12 only: later versions ignore it and reply unconstrained) | json_object (llama.cpp server)
     structured: str = "auto"
     #: other seed examples of the parent's label shown in the prompt as style examples (0: none, the
     #: paper's prompt); used by templates with a {style_examples} placeholder (the built-in
@@ -164,6 +165,33 @@ class TeacherConfig:
     #: llamacpp backend: CPU threads (0: every core this process may use). llama.cpp's threads spin
     #: while waiting for each other: on cores shared with other jobs, 1 is much faster than 2
     n_threads: int = 0
+
+
+@dataclass
+class ProxyConfig:
+    """S2L's proxy: a small model fully fine-tuned on the candidate pool with its own recipe. Defaults are
+    S2L's (BigML-CS-UCLA/S2L configs/pythia-70m-deduped_checkpoints.yml); conf/method/s2l.yaml scales the
+    CPU default down where its comments say so."""
+
+    #: hub id, local folder or embedded:<name>; null: the student's base model (trained with this recipe)
+    model: Optional[str] = "EleutherAI/pythia-70m-deduped"
+    #: the proxy is always fully fine-tuned; its weights are trained and kept in fp32 (bf16: autocast)
+    learning_rate: float = 2e-5
+    lr_scheduler: str = "cosine"
+    warmup_ratio: float = 0.03
+    weight_decay: float = 0.0
+    epochs: float = 3.0
+    per_device_batch_size: int = 4
+    gradient_accumulation_steps: int = 8
+    max_length: int = 512
+    #: auto (bf16 where the hardware has it; S2L: bf16) | true | false
+    bf16: str = "auto"
+    #: a checkpoint every this many optimizer steps (S2L: 500); null: n_checkpoints evenly spaced over training
+    save_every: Optional[int] = 500
+    #: the trajectory is the last n_checkpoints saved checkpoints (S2L: 12, its save_total_limit)
+    n_checkpoints: int = 12
+    #: optimizer steps to stop at (-1: epochs decide; for tests)
+    max_steps: int = -1
 
 
 @dataclass
@@ -184,13 +212,14 @@ class MethodConfig:
     alpha_rd: float = 0.1
     #: set the baseline's total augmentations to what this LLM2LLM results.json added
     budget_from: Optional[str] = None
-    #: S2L: candidate pool size drawn from train, selection budget, clusters, proxy checkpoints
-    pool_size: int = 256
+    #: S2L: candidate pool size drawn from train (null: all of train, as S2L), selection budget (null: the seed size)
+    pool_size: Optional[int] = 256
     budget: Optional[int] = None
-    n_clusters: int = 4
-    proxy_checkpoints: int = 3
-    #: S2L: the small model trained on the pool (paper: EleutherAI/pythia-70m); null: the student itself
-    proxy_model: Optional[str] = None
+    #: S2L: K-means clusters of the loss trajectories (S2L: 100; capped by the pool) and iterations (S2L: 20)
+    n_clusters: int = 100
+    kmeans_iterations: int = 20
+    #: S2L: the proxy model and its own training recipe (never the student's trainer settings)
+    proxy: ProxyConfig = field(default_factory=ProxyConfig)
 
 
 
@@ -290,8 +319,17 @@ def validate(cfg: DictConfig | Config) -> Config:
     get_method(m.name)  # ConfigError naming the registered methods
     _check(m.iterations >= 1, "method.iterations", f"must be >= 1, got {m.iterations}")
     _check(m.k >= 1, "method.k", f"must be >= 1, got {m.k}")
-    for key in ("pool_size", "n_clusters", "proxy_checkpoints"):
+    _check(m.pool_size is None or m.pool_size >= 1, "method.pool_size", f"must be >= 1 or null, got {m.pool_size}")
+    for key in ("n_clusters", "kmeans_iterations"):
         _check(getattr(m, key) >= 1, f"method.{key}", f"must be >= 1, got {getattr(m, key)}")
+    px = m.proxy
+    for key in ("n_checkpoints", "per_device_batch_size", "gradient_accumulation_steps", "max_length"):
+        _check(getattr(px, key) >= 1, f"method.proxy.{key}", f"must be >= 1, got {getattr(px, key)}")
+    _check(px.save_every is None or px.save_every >= 1, "method.proxy.save_every", f"must be >= 1 or null, got {px.save_every}")
+    _check(px.learning_rate > 0, "method.proxy.learning_rate", f"must be > 0, got {px.learning_rate}")
+    _check(px.epochs > 0 or px.max_steps > 0, "method.proxy.epochs", f"must be > 0 (or set max_steps), got {px.epochs}")
+    _check(0 <= px.warmup_ratio < 1, "method.proxy.warmup_ratio", f"must be in [0, 1), got {px.warmup_ratio}")
+    _check(px.bf16 in ("auto", "true", "false", "True", "False"), "method.proxy.bf16", f"auto | true | false, got {px.bf16!r}")
     _check(m.budget is None or m.budget >= 1, "method.budget", f"must be >= 1 or null, got {m.budget}")
     _check(m.num_aug >= 1, "method.num_aug", f"must be >= 1, got {m.num_aug}")
     for a in ("alpha_sr", "alpha_ri", "alpha_rs", "alpha_rd"):
@@ -336,8 +374,8 @@ def validate(cfg: DictConfig | Config) -> Config:
            f"auto | float32 | bfloat16 | float16, got {obj.student.dtype!r}")
     _check(te.backend in ("openai", "local", "llamacpp"), "teacher.backend",
            f"openai | llamacpp | local, got {te.backend!r}")
-    _check(te.structured in ("auto", "none", "json_schema", "guided_json", "json_object"), "teacher.structured",
-           f"auto | none | json_schema | guided_json | json_object, got {te.structured!r}")
+    structured = ("auto", "none", "json_schema", "structured_outputs", "guided_json", "json_object")
+    _check(te.structured in structured, "teacher.structured", f"{' | '.join(structured)}, got {te.structured!r}")
     _check(0 < te.dedup_threshold <= 1, "teacher.dedup_threshold", "must be in (0, 1]")
     _check(te.max_reasks >= 0, "teacher.max_reasks", "must be >= 0")
     _check(te.style_examples >= 0, "teacher.style_examples", f"must be >= 0, got {te.style_examples}")

@@ -35,17 +35,21 @@ def test_a_reply_of_the_schema_parses_into_an_example_of_the_parents_label(name)
 
 
 @pytest.mark.parametrize("structured,field", [("auto", None), ("json_schema", "response_format"),
+                                              ("structured_outputs", "structured_outputs"),
                                               ("guided_json", "guided_json"), ("json_object", "response_format")])
 def test_what_an_openai_compatible_server_is_sent(tmp_path, structured, field):
-    """FakeOpenAIServer (tests/teacher_fixtures.py) stands in for OpenAI / vLLM / a llama.cpp server:
-    only the request body matters here, and real servers of all three kinds cannot run offline."""
+    """FakeOpenAIServer (tests/teacher_fixtures.py, a real HTTP server on 127.0.0.1 that records each request
+    body) stands in for OpenAI / vLLM / a llama.cpp server: only the request body matters here, and real
+    servers of all three kinds cannot run offline. vLLM >= 0.10.2 reads ``structured_outputs: {json: schema}``
+    at the top level of the body (the openai client's ``extra_body`` is merged there); 0.12 removed
+    ``guided_json`` and ignores it."""
     task, train = load_split("sst2", "train")
     _, test = load_split("sst2", "test")
     bodies = []
 
     def handler(req, digest, seen):
         bodies.append(req)
-        if "response_format" in req or "guided_json" in req:
+        if "response_format" in req or "guided_json" in req or "structured_outputs" in req:
             return Reply(content=json.dumps({"sentence": f"a constrained new review {req['seed']}"}))
         return Reply(content=f"Sentence: a plain new review {req['seed']}")
 
@@ -56,13 +60,18 @@ def test_what_an_openai_compatible_server_is_sent(tmp_path, structured, field):
             r = teacher.augment(train[:2], k=1, iteration=1, existing=train[:2], forbidden=test)
     assert len(r.examples) == 2 and all(e.answer == p.answer for e, p in zip(r.examples, train[:2]))
     if field is None:  # the paper's plain text: nothing extra is sent
-        assert all("response_format" not in b and "guided_json" not in b for b in bodies)
+        assert all(not {"response_format", "guided_json", "structured_outputs", "extra_body"} & set(b) for b in bodies)
         assert all(e.text.startswith("a plain") for e in r.examples)
     else:
         assert all(field in b for b in bodies) and all(e.text.startswith("a constrained") for e in r.examples)
         sent = bodies[0].get("response_format") or {}
-        schema = bodies[0].get("guided_json") or sent.get("schema") or sent.get("json_schema", {}).get("schema")
+        schema = (bodies[0].get("guided_json") or bodies[0].get("structured_outputs", {}).get("json")
+                  or sent.get("schema") or sent.get("json_schema", {}).get("schema"))
         assert schema["required"] == ["sentence"]
+        others = {"response_format", "guided_json", "structured_outputs", "extra_body"} - {field}
+        assert all(not others & set(b) for b in bodies)  # one way of asking, never two
+        if structured == "structured_outputs":
+            assert bodies[0]["structured_outputs"] == {"json": schema}
 
 
 def llamacpp_teacher(tmp_path, cache: str):

@@ -129,8 +129,11 @@ class Student:
         return t["num_processes"] > 1 or t.get("num_nodes", 1) > 1 or bool(t.get("deepspeed"))
 
     def train(self, examples: Sequence[Example], out_dir: Path, init_from: Path | None = None,
-              checkpoints: int = 0) -> Path:
+              checkpoints: int = 0, save_every: int = 0) -> Path:
         """Fine-tune on ``examples`` from the base weights (or ``init_from``); return the checkpoint to load.
+
+        ``checkpoints`` > 0 also keeps intermediate checkpoints under ``trajectory/`` (S2L): that many
+        evenly spaced, or with ``save_every`` the last that many of the saves every save_every steps.
 
         Built in ``.<name>.tmp`` next to ``out_dir`` and renamed into place with a ``COMPLETE`` marker,
         so a killed run never leaves a folder that looks finished. An already complete ``out_dir``
@@ -164,6 +167,7 @@ class Student:
         spec = TrainSpec(model_path=self.model_path, data_path=str(work / "train.jsonl"), out_dir=str(tmp),
                          student=self.cfg, trainer=self.trainer, seed=self.seed,
                          init_from=str(init_from) if init_from is not None else None, checkpoints=checkpoints,
+                         save_every=save_every,
                          deepspeed=deepspeed, world_size=world, work_dir=str(work))
         self.release()  # training needs the memory
         if self._uses_launcher():

@@ -44,6 +44,7 @@ class TrainSpec:
     seed: int = 0
     init_from: str | None = None         # a checkpoint returned by an earlier train()
     checkpoints: int = 0                 # intermediate checkpoints -> out_dir/trajectory/ckpt-{i}
+    save_every: int = 0                  # >0: the last `checkpoints` of the saves every save_every steps
     deepspeed: dict[str, Any] | None = None
     world_size: int = 1
     work_dir: str = ""                   # scratch (Trainer output dir, error file)
@@ -152,17 +153,26 @@ def _training_arguments(spec: TrainSpec, extra: dict[str, Any]) -> Any:
     )
 
 
-def _trajectory_callback(n: int) -> Any:
+def trajectory_steps(max_steps: int, n: int, save_every: int = 0) -> list[int]:
+    """Optimizer steps saved for S2L: n evenly spaced ones (the last = the final model), or with
+    ``save_every`` the last n of steps save_every, 2*save_every, ... (S2L's save_steps with
+    save_total_limit; none when training is shorter than save_every)."""
+    if save_every > 0:
+        return list(range(save_every, max_steps + 1, save_every))[-n:]
+    return sorted({max(1, math.ceil(max_steps * (i + 1) / n)) for i in range(n)})
+
+
+def _trajectory_callback(n: int, save_every: int = 0) -> Any:
     from transformers import TrainerCallback
 
     class Trajectory(TrainerCallback):
-        """Ask the Trainer to save at n evenly spaced optimiser steps (the last one = the final model)."""
+        """Ask the Trainer to save at the steps of :func:`trajectory_steps`."""
 
         def __init__(self) -> None:
             self.steps: list[int] = []
 
         def on_train_begin(self, args, state, control, **kw):  # type: ignore[no-untyped-def]
-            self.steps = [max(1, math.ceil(state.max_steps * (i + 1) / n)) for i in range(n)]
+            self.steps = trajectory_steps(state.max_steps, n, save_every)
 
         def on_step_end(self, args, state, control, **kw):  # type: ignore[no-untyped-def]
             if state.global_step in self.steps:
@@ -275,7 +285,7 @@ def run_training(spec: TrainSpec) -> None:
         (out / "seen_ids").mkdir(parents=True, exist_ok=True)
         id_log = str(out / "seen_ids" / f"rank-{rank}.jsonl")
     counter = _update_counter()
-    callbacks = [_trajectory_callback(spec.checkpoints)] if spec.checkpoints > 0 else []
+    callbacks = [_trajectory_callback(spec.checkpoints, spec.save_every)] if spec.checkpoints > 0 else []
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=PadCollator(tok.pad_token_id, id_log),
                       processing_class=tok, callbacks=callbacks + [counter])
     try:

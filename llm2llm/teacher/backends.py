@@ -100,11 +100,14 @@ def structured_request(how: str, schema: dict[str, Any]) -> dict[str, Any]:
     if how == "json_schema":  # OpenAI (and vLLM, llama.cpp server in recent versions)
         return {"response_format": {"type": "json_schema",
                                     "json_schema": {"name": "example", "schema": schema, "strict": True}}}
-    if how == "guided_json":  # vLLM's guided decoding
+    if how == "structured_outputs":  # vLLM >= 0.10.2 (the only vLLM field from 0.12 on)
+        return {"extra_body": {"structured_outputs": {"json": schema}}}
+    if how == "guided_json":  # vLLM < 0.12 only: 0.12 removed it, and newer servers ignore it without an error
         return {"extra_body": {"guided_json": schema}}
     if how == "json_object":  # llama.cpp's server: a JSON object constrained by a schema
         return {"response_format": {"type": "json_object", "schema": schema}}
-    raise TeacherError(f"teacher.structured: auto | none | json_schema | guided_json | json_object, got {how!r}")
+    raise TeacherError("teacher.structured: auto | none | json_schema | structured_outputs | guided_json | json_object, "
+                       f"got {how!r}")
 
 
 class OpenAIBackend(Backend):
@@ -122,6 +125,9 @@ class OpenAIBackend(Backend):
         self.cfg = cfg
         self._key = os.environ.get(cfg.api_key_env) or None
         self._loop = asyncio.new_event_loop()
+        if getattr(cfg, "structured", "auto") == "guided_json":
+            log.warning("teacher.structured=guided_json: vLLM 0.12 and later ignore this field without an error and "
+                        "reply unconstrained; for those use teacher.structured=structured_outputs (or json_schema)")
         self._client: Any = None
 
     def supports_schema(self) -> bool:
