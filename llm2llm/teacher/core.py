@@ -31,7 +31,7 @@ import time
 from collections import Counter
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Callable
 
 from llm2llm.example import Example
 from llm2llm.tasks.base import Task
@@ -39,7 +39,7 @@ from llm2llm.teacher import structured
 from llm2llm.teacher.backends import Backend, GenRequest, Generation, Result, make_backend
 from llm2llm.teacher.cache import TeacherCache, cache_key
 from llm2llm.teacher.dedup import NearDuplicateIndex
-from llm2llm.teacher.formats import Rejected, parse_output
+from llm2llm.teacher.formats import Parsed, Rejected, parse_output
 from llm2llm.teacher.prompts import PromptTemplate, load_template, placeholders, style_examples
 
 log = logging.getLogger("llm2llm.teacher")
@@ -57,6 +57,7 @@ class _State:
     """Book-keeping for one input example during a call."""
     parent: Example
     messages: list[dict[str, str]]
+    mode: str  # augment | rephrase
     schema: dict[str, Any] | None = None  # the reply's JSON schema (constrained decoding), or None: plain text
     quoted: tuple[str, ...] = ()  # the examples shown in the prompt (parent, style examples): not to be copied
     labels: tuple[str, ...] = ()  # label names a JSON reply's input may not consist of
@@ -137,55 +138,45 @@ class Teacher:
         template = self.templates[mode]
         states = [self._state(ex, template, mode, [*inputs, *existing]) for ex in inputs]
 
-        for _round in range(1 + self.cfg.max_reasks):
-            todo: list[tuple[_State, int]] = []
-            for st in states:
-                need = k - len(st.kept)
-                todo += [(st, st.next_sample + j) for j in range(need)]
-                st.next_sample += max(need, 0)
-            if not todo:
-                break
-            results = self._generate([(st, {"iteration": iteration, "parent": st.parent.id, "sample": s})
-                                      for st, s in todo], stats)
-            for (st, sample), res in zip(todo, results):  # input order: deterministic dedup decisions
-                st.requests += 1
-                if isinstance(res, BaseException):
-                    stats["request_errors"] += 1
-                    st.errors.append(f"sample {sample}: {str(res)[:300]}")
-                    continue
-                stats["generated"] += 1
-                st.outputs.append(res.text)
-                try:
-                    text = res.text
-                    if st.schema is not None:
-                        try:
-                            text = structured.to_plain(text, self.task, st.parent)
-                        except (ValueError, KeyError, TypeError) as e:
-                            raise Rejected("bad_json", str(e)[:100]) from None
+        bar = _Progress(f"teacher {mode} iter {iteration}")
+        try:
+            for _round in range(1 + self.cfg.max_reasks):
+                todo: list[tuple[_State, int]] = []
+                for st in states:
+                    need = k - len(st.kept)
+                    todo += [(st, st.next_sample + j) for j in range(need)]
+                    st.next_sample += max(need, 0)
+                if not todo:
+                    break
+                preview = _Preview([st for st, _ in todo], known.copy(),
+                                   lambda st, res, idx: self._check(st, res, test, idx, quiet=True), bar)
+                results = self._generate([(st, {"iteration": iteration, "parent": st.parent.id, "sample": s})
+                                          for st, s in todo], stats, preview.offer, bar)
+                for (st, sample), res in zip(todo, results):  # input order: deterministic dedup decisions
+                    st.requests += 1
+                    if isinstance(res, BaseException):
+                        stats["request_errors"] += 1
+                        st.errors.append(f"sample {sample}: {str(res)[:300]}")
+                        continue
+                    stats["generated"] += 1
+                    st.outputs.append(res.text)
                     try:
-                        parsed = parse_output(text, st.parent, self.task, mode, self.cfg.check_calculations,
-                                              truncated=res.finish_reason == "length" and st.schema is None)
-                    except Rejected:
-                        raise
-                    except Exception as e:  # a parser bug on one (cached) reply must not block every re-run
-                        log.warning("teacher reply for %s crashed the parser (%r); rejected", st.parent.id, e)
-                        raise Rejected("parse_error", f"{type(e).__name__}: {str(e)[:80]}") from None
-                    if test.match(parsed.text):
-                        raise Rejected("contaminated", "copies a test example")
-                    if known.match(parsed.text):
-                        raise Rejected("duplicate", f"ROUGE-L >= {threshold} with a known example")
-                except Rejected as r:
-                    rejected[r.reason] += 1
-                    st.reasons.append(str(r))
-                    continue
-                known.add(parsed.text)
-                st.reasons.append("kept")
-                p = st.parent
-                st.kept.append(Example(
-                    id=make_id(p.id, len(st.kept)), text=parsed.text, answer=parsed.answer, choices=parsed.choices,
-                    origin=origin, parent_id=p.id, iteration=iteration, teacher_model=self.cfg.model,
-                    meta={"sample": sample, "template": template.name, "finish_reason": res.finish_reason},
-                ))
+                        parsed = self._check(st, res, test, known)
+                    except Rejected as r:
+                        rejected[r.reason] += 1
+                        st.reasons.append(str(r))
+                        continue
+                    known.add(parsed.text)
+                    st.reasons.append("kept")
+                    p = st.parent
+                    st.kept.append(Example(
+                        id=make_id(p.id, len(st.kept)), text=parsed.text, answer=parsed.answer, choices=parsed.choices,
+                        origin=origin, parent_id=p.id, iteration=iteration, teacher_model=self.cfg.model,
+                        meta={"sample": sample, "template": template.name, "finish_reason": res.finish_reason},
+                    ))
+                bar.settle(sum(len(st.kept) for st in states), sum(rejected.values()))
+        finally:
+            bar.close()
 
         examples, records = [], []
         for st in states:
@@ -204,6 +195,31 @@ class Teacher:
                  stats["rejected"], stats["cost_usd"], stats["wall_s"])
         return AugmentResult(examples=examples, records=records, stats=stats)
 
+    def _check(self, st: _State, res: Generation, test: NearDuplicateIndex, known: NearDuplicateIndex,
+               quiet: bool = False) -> Parsed:
+        """The new example in a reply, or Rejected (unparsable, invalid, a copy of a test example or a
+        near-duplicate of a known one). Adds nothing to ``known``."""
+        text = res.text
+        if st.schema is not None:
+            try:
+                text = structured.to_plain(text, self.task, st.parent)
+            except (ValueError, KeyError, TypeError) as e:
+                raise Rejected("bad_json", str(e)[:100]) from None
+        try:
+            parsed = parse_output(text, st.parent, self.task, st.mode, self.cfg.check_calculations,
+                                  truncated=res.finish_reason == "length" and st.schema is None)
+        except Rejected:
+            raise
+        except Exception as e:  # a parser bug on one (cached) reply must not block every re-run
+            if not quiet:
+                log.warning("teacher reply for %s crashed the parser (%r); rejected", st.parent.id, e)
+            raise Rejected("parse_error", f"{type(e).__name__}: {str(e)[:80]}") from None
+        if test.match(parsed.text):
+            raise Rejected("contaminated", "copies a test example")
+        if known.match(parsed.text):
+            raise Rejected("duplicate", f"ROUGE-L >= {known.threshold} with a known example")
+        return parsed
+
     def _state(self, ex: Example, template: PromptTemplate, mode: str, pool: list[Example]) -> _State:
         """An input's rendered prompt, with its JSON schema where the backend can constrain the reply."""
         n_style = getattr(self.cfg, "style_examples", 0) if template.shows_style_examples else 0
@@ -214,11 +230,13 @@ class Teacher:
             messages = messages[:-1] + [{**messages[-1], "content": messages[-1]["content"]
                                          + structured.instruction(self.task, ex, mode)}]
         labels = tuple(self.task.labels or ()) if schema is not None else ()
-        return _State(ex, messages, schema, quoted=(ex.text, *(e.text for e in style)), labels=labels)
+        return _State(ex, messages, mode, schema, quoted=(ex.text, *(e.text for e in style)), labels=labels)
 
-    def _generate(self, items: list[tuple[_State, dict[str, Any]]], stats: dict[str, Any]) -> list[Result]:
+    def _generate(self, items: list[tuple[_State, dict[str, Any]]], stats: dict[str, Any],
+                  on_result: Callable[[int, Result], None] | None = None, bar: "_Progress | None" = None) -> list[Result]:
         """One result per (input's state, request identity): from the cache, else from the backend (and
-        cached). The quoted texts and labels are part of the messages, so not of the key."""
+        cached). The quoted texts and labels are part of the messages, so not of the key. ``on_result``
+        hears each item's result as soon as it is known (for the progress bar)."""
         cfg = self.cfg
         payloads = [{"backend": cfg.backend, "model": cfg.model, "messages": st.messages, "temperature": cfg.temperature,
                      "top_p": cfg.top_p, "max_tokens": cfg.max_tokens, "run_seed": self.run_seed, **ident,
@@ -237,16 +255,40 @@ class Teacher:
         stats["requests"] += len(keys)
         stats["cache_misses"] += len(missing)
         stats["cache_hits"] += len(keys) - len(missing)
+        indices: dict[str, list[int]] = {}
+        for i, key in enumerate(keys):
+            indices.setdefault(key, []).append(i)
+        if bar is not None:
+            bar.add(len(keys), cached=len(keys) - len(missing))
+        if on_result is not None:
+            for key, res in by_key.items():
+                for i in indices[key]:
+                    on_result(i, res)
 
         def on_done(req: GenRequest, gen: Generation) -> None:
             self.cache.put(req.key, payload_of[req.key], gen.text, gen.finish_reason, gen.prompt_tokens,
                            gen.completion_tokens)
             stats["prompt_tokens"] += gen.prompt_tokens
             stats["completion_tokens"] += gen.completion_tokens
+            if bar is not None:
+                bar.answered(len(indices[req.key]), gen.completion_tokens)
+            if on_result is not None:
+                for i in indices[req.key]:
+                    on_result(i, gen)
 
         if missing:
             reqs = list(missing.values())
+            if bar is not None:
+                bar.start_generating()
             results = self.backend.generate(reqs, on_done)
+            failed = [(r, res) for r, res in zip(reqs, results) if isinstance(res, BaseException)]
+            if bar is not None:
+                bar.stop_generating()
+                bar.answered(sum(len(indices[r.key]) for r, _ in failed), 0)
+            if on_result is not None:
+                for r, res in failed:
+                    for i in indices[r.key]:
+                        on_result(i, res)
             # Another job may have stored an answer for the same key first: re-read the shards and use
             # the answer the cache counts (the first written), so racing jobs and any re-run agree.
             stored = self.cache.get_many([r.key for r, res in zip(reqs, results) if isinstance(res, Generation)],
@@ -269,3 +311,88 @@ class Teacher:
                 self.totals["priced"] = self.totals["priced"] or value
             else:
                 self.totals[key] += value
+
+
+class _Progress:
+    """The teacher stage's bar, in the style of the student's (tqdm, one line, gone when done):
+    requests answered / asked (re-ask rounds add to the total), kept and rejected so far, and the
+    teacher's completion tokens per second while it generates (cache hits take no time and are not
+    counted)."""
+
+    def __init__(self, desc: str) -> None:
+        from tqdm.auto import tqdm
+
+        self.bar = tqdm(total=0, desc=desc, unit="req", dynamic_ncols=True, leave=False)
+        self.kept = self.rejected = self.cached = self.tokens = 0
+        self.gen_s = 0.0
+        self._since: float | None = None
+
+    def add(self, n: int, cached: int) -> None:
+        self.bar.total += n
+        self.cached += cached
+        self.bar.update(cached)
+        self._show()
+
+    def answered(self, n: int, completion_tokens: int) -> None:
+        self.tokens += completion_tokens
+        self.bar.update(n)
+        self._show()
+
+    def start_generating(self) -> None:
+        self._since = time.perf_counter()
+
+    def stop_generating(self) -> None:
+        if self._since is not None:
+            self.gen_s += time.perf_counter() - self._since
+            self._since = None
+
+    def tokens_per_s(self) -> float:
+        elapsed = self.gen_s + (time.perf_counter() - self._since if self._since is not None else 0.0)
+        return self.tokens / elapsed if elapsed > 0 else 0.0
+
+    def checked(self, kept: bool) -> None:
+        self.kept += kept
+        self.rejected += not kept
+        self._show()
+
+    def settle(self, kept: int, rejected: int) -> None:
+        """The round's final (input-order) counts."""
+        self.kept, self.rejected = kept, rejected
+        self._show()
+
+    def _show(self) -> None:
+        self.bar.set_postfix_str(f"kept {self.kept}, rejected {self.rejected}, cached {self.cached}, "
+                                 f"{self.tokens_per_s():.1f} tok/s", refresh=True)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+class _Preview:
+    """Checks a round's replies for the bar as they arrive, in input order (a reply waits for those
+    before it), against a copy of the known texts, so the bar's kept / rejected counts are the ones
+    the round will decide. The round's own pass over the results stays the record; it replaces these
+    counts when the round ends (they can differ only when another job raced this one to the same
+    request and its answer, written first, is the one used)."""
+
+    def __init__(self, states: list[_State], known: NearDuplicateIndex,
+                 check: Callable[[_State, Generation, NearDuplicateIndex], Parsed], bar: _Progress) -> None:
+        self.states, self.known, self.check, self.bar = states, known, check, bar
+        self.results: list[Result | None] = [None] * len(states)
+        self.next = 0
+
+    def offer(self, index: int, result: Result) -> None:
+        if self.results[index] is None:
+            self.results[index] = result
+        while self.next < len(self.results) and self.results[self.next] is not None:
+            res = self.results[self.next]
+            self.next += 1
+            if isinstance(res, BaseException):
+                continue
+            try:
+                parsed = self.check(self.states[self.next - 1], res, self.known)
+            except Rejected:
+                self.bar.checked(False)
+                continue
+            self.known.add(parsed.text)
+            self.bar.checked(True)

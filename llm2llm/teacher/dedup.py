@@ -51,6 +51,12 @@ class NearDuplicateIndex:
     def __len__(self) -> int:
         return len(self._docs)
 
+    def copy(self) -> "NearDuplicateIndex":
+        """An index of the same texts that can grow without changing this one."""
+        other = NearDuplicateIndex(threshold=self.threshold)
+        other._exact, other._docs, other._bags = set(self._exact), list(self._docs), dict(self._bags)
+        return other
+
     def add(self, text: str) -> None:
         toks = tokenize(text)
         self._exact.add(" ".join(toks) if toks else normalise_label_text(text))
