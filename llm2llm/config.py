@@ -7,6 +7,7 @@ required value (``???``) or a value that cannot work fails in ``validate`` befor
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from enum import Enum
 from typing import Any, Dict, List, Optional
 
 from hydra.core.config_store import ConfigStore
@@ -31,10 +32,13 @@ class TaskConfig:
     #: evaluate on a fixed random subset of the test split (None: the whole split)
     test_size: Optional[int] = None
     test_subset_seed: int = 0
-    #: generation budget when evaluating
+    #: the task's answer budget in tokens: room kept for the answer in training and evaluation (eval.max_new_tokens
+    #: overrides it)
     max_new_tokens: int = 16
-    #: generate | score (classification: pick the label with the highest log-likelihood)
-    eval_mode: str = "generate"
+    #: the student's prompt, a template file (YAML, see llm2llm/tasks/prompting.py); null: the built-in one
+    train_prompt: Optional[str] = None
+    #: the prompt the student is evaluated with, a template file; null: train_prompt's
+    eval_prompt: Optional[str] = None
     #: name every label in the prompt: auto (only up to 20 labels: a long list would crowd out the
     #: input, and a fine-tuned model learns the names from its targets; label scoring needs no list) | true | false
     list_labels: str = "auto"
@@ -111,10 +115,6 @@ class TrainerConfig:
     restart_from_base: bool = True
     eval_batch_size: int = 16
     logging_steps: int = 5
-    #: greedy by default; sampling uses temperature/top_p
-    do_sample: bool = False
-    temperature: float = 0.7
-    top_p: float = 0.9
 
 
 @dataclass
@@ -235,6 +235,46 @@ class TrackingConfig:
     mode: str = "auto"
 
 
+class EvalMode(str, Enum):
+    """generate: the student writes its answer, parsed by the task; score: the label whose answer is most
+    likely wins; auto: score where the task has labels and the eval prompt does not name them, else generate."""
+
+    auto = "auto"
+    generate = "generate"
+    score = "score"
+
+
+class Decoding(str, Enum):
+    greedy = "greedy"
+    #: temperature / top_k / top_p sampling, each example with its own seed from (run seed, example id)
+    sample = "sample"
+
+
+class Extraction(str, Enum):
+    """GSM8K answer extraction: strict (the number after the last '####', sign kept) | official (the public
+    code's: the first '#+ (.*)' match, digits and '.' kept, compared as floats). Both are recorded."""
+
+    strict = "strict"
+    official = "official"
+
+
+@dataclass
+class EvalConfig:
+    """How the student is evaluated (conf/eval/): decoding, new-token budget, answer extraction, mode."""
+
+    name: str = "default"
+    mode: EvalMode = EvalMode.auto
+    decoding: Decoding = Decoding.greedy
+    #: sampling only
+    temperature: float = 0.7
+    top_k: int = 50
+    top_p: float = 0.9
+    #: tokens the student may generate (null: the task's task.max_new_tokens)
+    max_new_tokens: Optional[int] = None
+    #: which GSM8K extraction decides 'correct' (the wrong seeds and test accuracy); the other is recorded too
+    extraction: Extraction = Extraction.strict
+
+
 @dataclass
 class Config:
     task: TaskConfig = field(default_factory=TaskConfig)
@@ -242,6 +282,7 @@ class Config:
     teacher: TeacherConfig = field(default_factory=TeacherConfig)
     method: MethodConfig = field(default_factory=MethodConfig)
     trainer: TrainerConfig = field(default_factory=TrainerConfig)
+    eval: EvalConfig = field(default_factory=EvalConfig)
     tracking: TrackingConfig = field(default_factory=TrackingConfig)
     seed: int = 0
     #: folder holding the datasets in ../shared/data layout (None: load from the hub)
@@ -312,7 +353,6 @@ def validate(cfg: DictConfig | Config) -> Config:
     _check(t.seed_size < 1 or float(t.seed_size).is_integer(), "task.seed_size",
            f"a count must be a whole number, got {t.seed_size}")
     _check(t.seed_selection in ("random", "s2l"), "task.seed_selection", f"random | s2l, got {t.seed_selection!r}")
-    _check(t.eval_mode in ("generate", "score"), "task.eval_mode", f"generate | score, got {t.eval_mode!r}")
     _check(t.test_size is None or t.test_size >= 1, "task.test_size", f"must be >= 1 or null, got {t.test_size}")
     from llm2llm.methods import get_method
 
@@ -349,9 +389,14 @@ def validate(cfg: DictConfig | Config) -> Config:
            f"must be >= 1 or null, got {tr.effective_batch_size}")
     _check(tr.logging_steps >= 1, "trainer.logging_steps", f"must be >= 1, got {tr.logging_steps}")
     _check(tr.eval_batch_size >= 1, "trainer.eval_batch_size", f"must be >= 1, got {tr.eval_batch_size}")
-    _check(tr.temperature >= 0, "trainer.temperature", f"must be >= 0, got {tr.temperature}")
-    _check(tr.temperature > 0 or not tr.do_sample, "trainer.temperature", f"must be > 0 when sampling, got {tr.temperature}")
-    _check(0 < tr.top_p <= 1, "trainer.top_p", f"must be in (0, 1], got {tr.top_p}")
+    ev = obj.eval
+    _check(ev.temperature > 0, "eval.temperature", f"must be > 0, got {ev.temperature}")
+    _check(0 < ev.top_p <= 1, "eval.top_p", f"must be in (0, 1], got {ev.top_p}")
+    _check(ev.top_k >= 0, "eval.top_k", f"must be >= 0 (0: off), got {ev.top_k}")
+    _check(ev.max_new_tokens is None or 1 <= ev.max_new_tokens < obj.student.max_length, "eval.max_new_tokens",
+           f"must be >= 1 and below student.max_length={obj.student.max_length}, or null, got {ev.max_new_tokens}")
+    _check(ev.extraction == Extraction.strict or t.name == "gsm8k", "eval.extraction",
+           f"official is the public code's GSM8K scorer; task {t.name!r} has only strict")
     lora = obj.student.lora
     _check(lora.r >= 1, "student.lora.r", f"must be >= 1, got {lora.r}")
     _check(lora.alpha > 0, "student.lora.alpha", f"must be > 0, got {lora.alpha}")
@@ -392,4 +437,4 @@ def validate(cfg: DictConfig | Config) -> Config:
 def to_plain(cfg: Any) -> dict[str, Any]:
     """A JSON-able dict of a config (DictConfig or dataclass), interpolations resolved."""
     node = cfg if isinstance(cfg, DictConfig) else OmegaConf.structured(cfg)
-    return OmegaConf.to_container(node, resolve=True)  # type: ignore[return-value]
+    return OmegaConf.to_container(node, resolve=True, enum_to_str=True)  # type: ignore[return-value]

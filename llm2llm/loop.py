@@ -24,6 +24,7 @@ from llm2llm.config import Config
 from llm2llm.example import Example, read_examples, write_examples
 from llm2llm.methods import Method
 from llm2llm.rundir import RunDir
+from llm2llm.student.evaluation import evaluation_metrics
 from llm2llm.tracking import Tracker
 
 
@@ -107,6 +108,9 @@ def run_iteration(s: Stages, i: int, train_set: list[Example], previous: Path | 
         "test_accuracy": sum(p["correct"] for p in test_preds) / max(len(test_preds), 1),
         "seed_accuracy": sum(p["correct"] for p in seed_preds) / max(len(seed_preds), 1),
         "n_wrong": len(wrong),
+        # how the student was evaluated; GSM8K: accuracy under both answer extractions; labelled tasks
+        # evaluated by generation: how many outputs named no label
+        **evaluation_metrics(s.student.evaluation(), s.student.task.labels is not None, test_preds, seed_preds),
         "training": s.student.training_summary(checkpoint),
         "teacher": teacher_stats,
         "timings": timed.timings,

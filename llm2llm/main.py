@@ -26,7 +26,7 @@ class TaskData:
 
 def load_task_data(cfg: Config) -> TaskData:
     """Load and check both splits and draw the seed set, before any model is loaded."""
-    task = build_task(cfg.task, cfg.data_dir)
+    task = build_task(cfg.task, cfg.data_dir, cfg.eval)
     train = task.load("train")
     test = test_subset(task.load("test"), cfg.task.test_size, cfg.task.test_subset_seed)
     seeds = seed_set(train, cfg.task.seed_size, cfg.seed, cfg.task.stratify)

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from llm2llm.config import LoraConfig, StudentConfig, TaskConfig, TrainerConfig
+from llm2llm.config import EvalConfig, LoraConfig, StudentConfig, TaskConfig, TrainerConfig
 
 DATA_DIR = os.environ.get("LLM2LLM_TEST_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 if not Path(DATA_DIR).is_dir():
@@ -24,7 +24,7 @@ def sst2_task(eval_mode: str = "generate"):
 
     from llm2llm.tasks import build_task
 
-    return build_task(OmegaConf.structured(TaskConfig(name="sst2", eval_mode=eval_mode, max_new_tokens=6)), DATA_DIR)
+    return build_task(OmegaConf.structured(TaskConfig(name="sst2", max_new_tokens=6)), DATA_DIR, EvalConfig(mode=eval_mode))
 
 
 def student_cfg(model: str, **lora) -> StudentConfig:

@@ -25,7 +25,8 @@ defaults:
   - override tracking: wandb
   - _self_
 tracking: {group: tiny-trec, tags: [study]}
-task: {name: trec, seed_size: 6, test_size: 12, eval_mode: score}
+task: {name: trec, seed_size: 6, test_size: 12}
+eval: {mode: score}
 method: {iterations: 2, num_aug: 1}
 trainer: {max_steps: 2, per_device_batch_size: 6}
 teacher: {max_tokens: 40}

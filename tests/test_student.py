@@ -66,11 +66,11 @@ def test_label_scoring_agrees_with_generation(sst2_run):
     task, _, student, ckpt = sst2_run
     test = task.load("test")[16:40]
     generated = student.predict(ckpt, test)
-    task.cfg.eval_mode = "score"
+    task.eval.mode = "score"
     try:
         scored = student.predict(ckpt, test)
     finally:
-        task.cfg.eval_mode = "generate"
+        task.eval.mode = "generate"
     assert all(p.prediction in task.labels for p in scored)  # scoring cannot emit an invalid label
     pairs = [(g.prediction, s.prediction) for g, s in zip(generated, scored) if g.prediction is not None]
     assert len(pairs) >= 18
@@ -212,7 +212,9 @@ def test_score_mode_needs_labels(tiny_llama):
     from llm2llm.tasks import build_task
     from student_fixtures import DATA_DIR
 
-    task = build_task(OmegaConf.structured(TaskConfig(name="gsm8k", eval_mode="score")), DATA_DIR)
+    from llm2llm.config import EvalConfig
+
+    task = build_task(OmegaConf.structured(TaskConfig(name="gsm8k")), DATA_DIR, EvalConfig(mode="score"))
     student = Student(student_cfg(tiny_llama), trainer_cfg(), task, cache_dir(), 0)
-    with pytest.raises(ConfigError, match="eval_mode"):
+    with pytest.raises(ConfigError, match="eval.mode=score needs a task with a label set"):
         student.predict(None, task.load("test")[:1])

@@ -55,6 +55,7 @@ class Student:
         self._loaded: tuple[str | None, Any] | None = None  # (checkpoint, model)
         self._replicas: tuple[list[str], list[Any]] | None = None  # (devices, the loaded model on each)
         self._vllm: Any = None  # student.eval_backend=vllm: the engine, kept between evaluations
+        self._announced = False  # the line saying how the student is evaluated is printed once
         if self.cfg.get("eval_backend", "hf") == "vllm":
             from llm2llm.student.vllm_eval import require_vllm
 
@@ -197,56 +198,64 @@ class Student:
         return json.loads(path.read_text()) if path.is_file() else {}
 
     # -------------------------------------------------------------- evaluation
+    def evaluation(self) -> dict[str, Any]:
+        """How this student is evaluated (the eval group, auto resolved): printed once, recorded in metrics."""
+        from llm2llm.student.evaluation import describe
+
+        return describe(self.task, self.cfg.get("eval_backend", "hf"))
+
     def predict(self, ckpt: Path | None, examples: Sequence[Example], desc: str = "eval") -> list[Prediction]:
-        """One Prediction per example, in order; ``task.cfg.eval_mode`` picks generation or label scoring."""
+        """One Prediction per example, in order; the eval group (``task.eval``) says how."""
+        from llm2llm.student.evaluation import announce, judge_outputs, warn_non_labels
         from llm2llm.student.multi_device import data_parallel, eval_devices
 
         if not examples:
             return []
-        mode = getattr(self.task.cfg, "eval_mode", "generate")
-        if mode not in ("generate", "score"):
-            raise ConfigError(f"task.eval_mode: generate | score, got {mode!r}")
-        if mode == "score" and self.task.labels is None:
-            raise ConfigError(f"task.eval_mode=score needs a task with a label set; {self.task.name} is free-form "
-                              "(use task.eval_mode=generate)")
+        how = self.evaluation()
+        mode = how["mode"]
+        if not self._announced:
+            announce(how)
+            self._announced = True
         if self.cfg.get("eval_backend", "hf") == "vllm":
             from llm2llm.student.vllm_eval import VllmEvaluator
 
             if mode == "score":
-                raise ConfigError("student.eval_backend=vllm generates; label scoring (task.eval_mode=score) runs on hf")
+                raise ConfigError("student.eval_backend=vllm generates; label scoring (eval.mode=score, or auto "
+                                  "for a task whose prompt does not name its labels) runs on hf")
             if self._vllm is None:
                 self._vllm = VllmEvaluator(self.model_path, self.tokenizer, self.cfg, self.seed)
             outputs = self._vllm.generate(ckpt, self.task, examples)
-            preds: list[str | None] = [self.task.parse(o) for o in outputs]
-            return [Prediction(ex.id, o, p, self.task.is_correct(p, ex)) for ex, o, p in zip(examples, outputs, preds)]
-        devices = eval_devices(self.cfg.get("eval_devices"))
-        if len(devices) > 1:  # every GPU of the node, one replica each, shards joined in input order
-            shards = data_parallel(self._eval_replicas(ckpt, devices), list(examples),
-                                   lambda m, part, i: self._evaluate(m, part, mode, f"{desc} [{devices[i]}]"))
         else:
-            shards = self._evaluate(self._model(ckpt), list(examples), mode, desc)
-        outputs = [o for o, _ in shards]
-        preds = [p for _, p in shards]
-        return [Prediction(ex.id, o, p, self.task.is_correct(p, ex)) for ex, o, p in zip(examples, outputs, preds)]
+            devices = eval_devices(self.cfg.get("eval_devices"))
+            if len(devices) > 1:  # every GPU of the node, one replica each, shards joined in input order
+                outputs = data_parallel(self._eval_replicas(ckpt, devices), list(examples),
+                                        lambda m, part, i: self._evaluate(m, part, mode, f"{desc} [{devices[i]}]"))
+            else:
+                outputs = self._evaluate(self._model(ckpt), list(examples), mode, desc)
+        if mode == "score":  # each output is a label's target: its label is the prediction
+            labels = self.task.labels
+            return [Prediction(ex.id, o, labels[b], self.task.is_correct(labels[b], ex))
+                    for ex, (o, b) in zip(examples, outputs)]
+        preds = judge_outputs(self.task, examples, outputs, how["extraction"])
+        warn_non_labels(self.task, preds, desc)
+        return preds
 
-    def _evaluate(self, model: Any, examples: list[Example], mode: str, desc: str) -> list[tuple[str, str | None]]:
-        """(raw output, prediction) per example, on the device ``model`` lives on."""
+    def _evaluate(self, model: Any, examples: list[Example], mode: str, desc: str) -> list[Any]:
+        """Per example, on the device ``model`` lives on: the raw output (generate), or (the best label's
+        target, its index) (score)."""
         from llm2llm.student import predict as P
+        from llm2llm.student.evaluation import sampling_seeds
 
-        tok, t = self.tokenizer, self.trainer
+        tok, t, ev = self.tokenizer, self.trainer, self.task.eval
         if mode == "score":
             best = P.score_labels(model, tok, self.task, examples, batch_size=t["eval_batch_size"],
                                   max_length=self.cfg["max_length"], desc=desc)
-            return [(self.task.label_targets(ex)[b], self.task.labels[b]) for ex, (b, _) in zip(examples, best)]
-        if t.get("do_sample"):
-            import torch
-
-            torch.manual_seed(self.seed)
-        outputs = P.generate(model, tok, self.task, examples, batch_size=t["eval_batch_size"],
-                             max_new_tokens=self.task.cfg.max_new_tokens, max_length=self.cfg["max_length"],
-                             do_sample=bool(t.get("do_sample")), temperature=t.get("temperature", 1.0),
-                             top_p=t.get("top_p", 1.0), desc=desc)
-        return [(o, self.task.parse(o)) for o in outputs]
+            return [(self.task.label_targets(ex)[b], b) for ex, (b, _) in zip(examples, best)]
+        sample = str(getattr(ev.decoding, "value", ev.decoding)) == "sample"
+        return P.generate(model, tok, self.task, examples, batch_size=t["eval_batch_size"],
+                          max_new_tokens=self.task.max_new_tokens, max_length=self.cfg["max_length"],
+                          do_sample=sample, temperature=ev.temperature, top_k=ev.top_k, top_p=ev.top_p,
+                          seeds=sampling_seeds(self.seed, examples) if sample else None, desc=desc)
 
     def example_losses(self, ckpt: Path | None, examples: Sequence[Example]) -> list[float]:
         """Mean loss over each example's target tokens (NaN if truncation left it no target token)."""

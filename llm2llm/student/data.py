@@ -1,10 +1,10 @@
 """From an Example to token ids: chat-template rendering, prompt-masked labels, dynamic padding.
 
 Training and evaluation render prompts the same way (``prompt_ids``), so the model is trained on
-exactly the token sequence it later sees at generation time, followed by the target and the
-end-of-turn token. Tokenisers whose pad token *is* the end-of-turn token (SmolLM2: ``<|im_end|>``)
-would have that token masked by a stock LM collator; here labels are built explicitly, so the
-model learns to stop.
+exactly the token sequence it later sees at generation time (unless ``task.eval_prompt`` names
+another template), followed by the target and the end-of-turn token. Tokenisers whose pad token
+*is* the end-of-turn token (SmolLM2: ``<|im_end|>``) would have that token masked by a stock LM
+collator; here labels are built explicitly, so the model learns to stop.
 """
 
 from __future__ import annotations
@@ -25,20 +25,23 @@ def has_chat_template(tokenizer: Any) -> bool:
     return bool(getattr(tokenizer, "chat_template", None))
 
 
-def render_prompt(tokenizer: Any, user: str) -> str:
+def render_prompt(tokenizer: Any, user: str, plain: str | None = None) -> str:
     """The text that precedes the assistant's answer (chat template + generation prompt).
 
-    Base models without a chat template (Llama-2-7b-hf) get a plain ``<prompt>\\n\\nAnswer:`` format.
+    Base models without a chat template (Llama-2-7b-hf) get ``plain`` (the template's plain text;
+    by default ``<prompt>\\n\\nAnswer:``).
     """
     if has_chat_template(tokenizer):
         return tokenizer.apply_chat_template([{"role": "user", "content": user}], tokenize=False,
                                              add_generation_prompt=True)
-    return f"{user}\n\nAnswer:"
+    return plain if plain is not None else f"{user}\n\nAnswer:"
 
 
-def prompt_ids(tokenizer: Any, task: Any, example: Example) -> list[int]:
-    """Token ids of the rendered prompt (special tokens such as BOS included exactly once)."""
-    text = render_prompt(tokenizer, task.prompt(example))
+def prompt_ids(tokenizer: Any, task: Any, example: Example, stage: str = "train") -> list[int]:
+    """Token ids of the rendered prompt for training (``stage="train"``) or evaluation (``"eval"``),
+    special tokens such as BOS included exactly once."""
+    user = task.prompt(example, stage)
+    text = render_prompt(tokenizer, user, task.plain_prompt(user, stage))
     # A chat template writes its own special tokens; a plain prompt needs the tokenizer's BOS.
     return tokenizer(text, add_special_tokens=not has_chat_template(tokenizer))["input_ids"]
 
@@ -89,11 +92,12 @@ def fit_prompt(ids: list[int], budget: int) -> list[int]:
 def prompt_budget(task: Any, max_length: int, answer_tokens: int = 0) -> int:
     """How many prompt tokens are kept: ``max_length`` minus the room left for the answer.
 
-    The room is ``task.max_new_tokens`` (what evaluation may generate) so that training,
-    generation, label scoring and per-example losses cut a long prompt at the same token; only an
-    answer longer than that (a long training target, a long label) takes more room.
+    The room is the task's answer budget (``task.max_new_tokens``, or ``eval.max_new_tokens``: what
+    evaluation may generate) so that training, generation, label scoring and per-example losses cut
+    a long prompt at the same token; only an answer longer than that (a long training target, a long
+    label) takes more room.
     """
-    room = max(int(getattr(task.cfg, "max_new_tokens", 0) or 0), answer_tokens)
+    room = max(int(task.max_new_tokens), answer_tokens)
     return max(1, max_length - room)
 
 

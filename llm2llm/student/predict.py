@@ -7,7 +7,7 @@ in input order.
 
 from __future__ import annotations
 
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Iterator, Sequence
 
 from llm2llm.example import Example
@@ -18,15 +18,21 @@ from llm2llm.student.kv_cache import cache_from_prefix
 
 @dataclass
 class Prediction:
-    """One evaluated example: the raw model output, the parsed prediction, and whether it is right."""
+    """One evaluated example: the raw model output, the parsed prediction, and whether it is right
+    (``correct_by``: whether each answer extraction counts it right, for a task with several: GSM8K)."""
 
     id: str
     output: str
     prediction: str | None
     correct: bool
+    correct_by: dict[str, bool] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        row: dict[str, Any] = {"id": self.id, "output": self.output, "prediction": self.prediction,
+                               "correct": self.correct}
+        if self.correct_by is not None:
+            row["correct_by"] = dict(self.correct_by)
+        return row
 
 
 def _batches(lengths: Sequence[int], batch_size: int) -> Iterator[list[int]]:
@@ -42,10 +48,46 @@ def _progress(total: int, desc: str) -> Any:
     return tqdm(total=total, desc=desc, unit="ex", dynamic_ncols=True, leave=False)
 
 
+class RowSampler:
+    """A logits processor that samples each row's next token with that row's own generator.
+
+    Temperature, top-k and top-p are transformers' own warpers; the draw is an inverse-CDF lookup of
+    one uniform number per row and step from a CPU generator seeded for that example, so a row's
+    tokens depend on its seed and its logits only (not on the batch, its order or the device). It
+    returns scores that allow only the drawn token, which greedy search then takes.
+    """
+
+    def __init__(self, seeds: Sequence[int], temperature: float, top_k: int, top_p: float) -> None:
+        import torch
+        from transformers import LogitsProcessorList, TemperatureLogitsWarper, TopKLogitsWarper, TopPLogitsWarper
+
+        self.generators = [torch.Generator().manual_seed(int(s)) for s in seeds]
+        warpers: list[Any] = [TemperatureLogitsWarper(temperature)]
+        if top_k > 0:
+            warpers.append(TopKLogitsWarper(top_k))
+        if top_p < 1.0:
+            warpers.append(TopPLogitsWarper(top_p))
+        self.warpers = LogitsProcessorList(warpers)
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        probs = torch.softmax(self.warpers(input_ids, scores).float(), dim=-1)
+        cdf = probs.cumsum(-1)
+        u = torch.cat([torch.rand(1, generator=g) for g in self.generators]).to(probs.device)
+        token = torch.searchsorted(cdf, (u * cdf[:, -1])[:, None], right=True).clamp(max=probs.shape[-1] - 1)
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter_(1, token, 0.0)
+
+
 def generate(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example], *, batch_size: int,
              max_new_tokens: int, max_length: int, do_sample: bool = False, temperature: float = 1.0,
-             top_p: float = 1.0, desc: str = "eval", share_prefix: bool = True) -> list[str]:
+             top_k: int = 0, top_p: float = 1.0, seeds: Sequence[int] | None = None, desc: str = "eval",
+             share_prefix: bool = True) -> list[str]:
     """Raw outputs of batched generation: KV cache, greedy unless ``do_sample``.
+
+    Sampling (``do_sample``) needs one seed per example (``seeds``): each example draws its tokens
+    from its own generator (``RowSampler``), so the same seeds give the same outputs in any batch.
 
     Every prompt starts with the same tokens (chat template, system prompt, instruction: 48 of
     SST-2's 77 on average). With ``share_prefix`` that common prefix is encoded once and its KV
@@ -57,9 +99,10 @@ def generate(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example],
     import torch
 
     budget = prompt_budget(task, max_length, max_new_tokens)
-    prompts = [fit_prompt(prompt_ids(tokenizer, task, ex), budget) for ex in examples]  # as in training
+    prompts = [fit_prompt(prompt_ids(tokenizer, task, ex, "eval"), budget) for ex in examples]  # as in training
     stop = sorted({tokenizer.eos_token_id, end_of_turn_id(tokenizer)})
-    sampling = dict(do_sample=True, temperature=temperature, top_p=top_p) if do_sample else dict(do_sample=False)
+    if do_sample and (seeds is None or len(seeds) != len(examples)):
+        raise ValueError("sampling needs one seed per example")
     outputs: list[str] = [""] * len(examples)
     device = model.device
     shared = _common_prefix(prompts) if share_prefix and len(prompts) > 1 else 0
@@ -80,11 +123,16 @@ def generate(model: Any, tokenizer: Any, task: Any, examples: Sequence[Example],
                 ids[row, shared + width - len(rest):] = torch.tensor(rest)
                 mask[row, shared + width - len(rest):] = 1
             kwargs: dict[str, Any] = {}
+            if do_sample:
+                from transformers import LogitsProcessorList
+
+                kwargs["logits_processor"] = LogitsProcessorList([RowSampler([seeds[i] for i in idx], temperature,
+                                                                             top_k, top_p)])
             if prefix_cache is not None:
                 kwargs["past_key_values"] = cache_from_prefix(prefix_cache, len(idx), shared + width + max_new_tokens)
             out = model.generate(input_ids=ids.to(device), attention_mask=mask.to(device), max_new_tokens=max_new_tokens,
                                  eos_token_id=stop, pad_token_id=tokenizer.pad_token_id, use_cache=True,
-                                 **sampling, **kwargs)
+                                 do_sample=False, **kwargs)
             for row, i in enumerate(idx):
                 outputs[i] = tokenizer.decode(out[row, shared + width:], skip_special_tokens=True).strip()
             bar.update(len(idx))
@@ -143,7 +191,7 @@ def score_labels(model: Any, tokenizer: Any, task: Any, examples: Sequence[Examp
             conts_cache[targets] = [tuple(target_ids(tokenizer, t)) for t in targets]
         conts_of.append(conts_cache[targets])
         budget = prompt_budget(task, max_length, max(len(c) for c in conts_of[-1]))  # a label continues the prompt alone
-        prompts.append(fit_prompt(prompt_ids(tokenizer, task, ex), budget))
+        prompts.append(fit_prompt(prompt_ids(tokenizer, task, ex, "eval"), budget))
     device = model.device
     dtype = next(model.parameters()).dtype
     shared = _common_prefix(prompts)

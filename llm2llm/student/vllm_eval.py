@@ -55,7 +55,7 @@ def lora_rank_bound(r: int) -> int:
 
 
 class VllmEvaluator:
-    """Greedy generation with vLLM for one student; prompts cut exactly as the HF path cuts them."""
+    """Generation with vLLM for one student; prompts cut exactly as the HF path cuts them."""
 
     def __init__(self, base_model: str, tokenizer: Any, student_cfg: dict[str, Any], seed: int) -> None:
         self.base_model, self.tokenizer, self.cfg, self.seed = base_model, tokenizer, student_cfg, seed
@@ -86,16 +86,26 @@ class VllmEvaluator:
         return self._llm
 
     def generate(self, ckpt: Path | None, task: Any, examples: Sequence[Example]) -> list[str]:
-        """Greedy outputs for ``examples`` from ``ckpt`` (None: the base model), in input order."""
+        """Outputs for ``examples`` from ``ckpt`` (None: the base model), in input order: greedy, or
+        sampled (eval.decoding=sample) with each request's own seed from (run seed, example id)."""
+        from llm2llm.student.evaluation import sampling_seeds
+
         vllm = import_vllm()
         adapter = ckpt is not None and (Path(ckpt) / "adapter_config.json").is_file()
         llm = self._engine(self.base_model if ckpt is None or adapter else str(Path(ckpt).resolve()))
-        max_new = task.cfg.max_new_tokens
+        max_new = task.max_new_tokens
         budget = prompt_budget(task, self.cfg["max_length"], max_new)
-        prompts = [{"prompt_token_ids": fit_prompt(prompt_ids(self.tokenizer, task, ex), budget)} for ex in examples]
-        params = vllm.SamplingParams(temperature=0.0, max_tokens=max_new, skip_special_tokens=True,
-                                     stop_token_ids=sorted({self.tokenizer.eos_token_id,
-                                                            end_of_turn_id(self.tokenizer)}))
+        prompts = [{"prompt_token_ids": fit_prompt(prompt_ids(self.tokenizer, task, ex, "eval"), budget)}
+                   for ex in examples]
+        common = dict(max_tokens=max_new, skip_special_tokens=True,
+                      stop_token_ids=sorted({self.tokenizer.eos_token_id, end_of_turn_id(self.tokenizer)}))
+        ev = task.eval
+        if str(getattr(ev.decoding, "value", ev.decoding)) == "sample":
+            params: Any = [vllm.SamplingParams(temperature=ev.temperature, top_k=ev.top_k if ev.top_k > 0 else -1,
+                                               top_p=ev.top_p, seed=s, **common)
+                           for s in sampling_seeds(self.seed, examples)]
+        else:
+            params = vllm.SamplingParams(temperature=0.0, **common)
         lora = None
         if adapter:
             from vllm.lora.request import LoRARequest

@@ -13,12 +13,13 @@ from llm2llm.tasks.gsm8k import GSM8K
 TASKS: dict[str, type[Task]] = {t.name: t for t in (GSM8K, CaseHOLD, SNIPS, TREC, SST2, JsonlTask)}
 
 
-def build_task(task_cfg: Any, data_dir: str | None = None) -> Task:
+def build_task(task_cfg: Any, data_dir: str | None = None, eval_cfg: Any = None) -> Task:
+    """The task named by ``task_cfg``; ``eval_cfg`` (the eval group; None: its defaults) says how it is evaluated."""
     try:
         cls = TASKS[task_cfg.name]
     except KeyError:
         raise ConfigError(f"unknown task {task_cfg.name!r}; expected one of {sorted(TASKS)}") from None
-    return cls(task_cfg, data_dir)
+    return cls(task_cfg, data_dir, eval_cfg)
 
 
 __all__ = ["Task", "TASKS", "build_task"]

@@ -9,6 +9,7 @@ from typing import Any, Callable, Iterable, Sequence
 
 from llm2llm.errors import ConfigError, DataError
 from llm2llm.example import Example
+from llm2llm.tasks.prompting import StudentTemplate, builtin_path, load_student_template
 
 SPLITS = ("train", "test")
 
@@ -16,9 +17,12 @@ SPLITS = ("train", "test")
 class Task(ABC):
     """A dataset plus the rules for prompting, parsing and scoring it.
 
-    Subclasses set ``name`` and ``local_subdir`` and implement ``_load_local``/``_from_hub_row``,
-    ``prompt`` and ``parse``. ``labels`` is the label set for classification-style tasks (the
-    strings a prediction can take) and ``None`` for free-form answers (GSM8K).
+    Subclasses set ``name``, ``local_subdir`` and ``student_template`` and implement
+    ``_load_local``/``_from_hub_row`` and ``parse``. ``labels`` is the label set for
+    classification-style tasks (the strings a prediction can take) and ``None`` for free-form
+    answers (GSM8K). The student's prompts are template files (llm2llm/tasks/prompting.py), one for
+    training and one for evaluation (the same file unless ``task.eval_prompt`` is set); ``eval``
+    holds the evaluation settings (the eval config group).
     """
 
     name: str = ""
@@ -29,9 +33,18 @@ class Task(ABC):
     labels: tuple[str, ...] | None = None
     #: teacher prompt template file under llm2llm/prompts/ (see llm2llm.teacher)
     teacher_template: str = ""
+    #: built-in student prompt template under llm2llm/prompts/ (task.train_prompt / eval_prompt replace it)
+    student_template: str = ""
 
-    def __init__(self, cfg: Any, data_dir: str | None = None) -> None:
+    def __init__(self, cfg: Any, data_dir: str | None = None, eval_cfg: Any = None) -> None:
+        from llm2llm.config import EvalConfig
+
         self.cfg = cfg
+        self.eval = eval_cfg if eval_cfg is not None else EvalConfig()
+        train = getattr(cfg, "train_prompt", None) or builtin_path(self.student_template)
+        self.templates: dict[str, StudentTemplate] = {"train": load_student_template(train)}
+        self.templates["eval"] = load_student_template(cfg.eval_prompt) if getattr(cfg, "eval_prompt", None) \
+            else self.templates["train"]
         self.local_dir: Path | None = None
         if getattr(cfg, "local_dir", None):
             self.local_dir = Path(cfg.local_dir)
@@ -85,9 +98,26 @@ class Task(ABC):
             raise DataError(f"{where}: label {ex.answer!r} is not in the label set {list(self.labels)}")
 
     # ------------------------------------------------------------- rendering
-    @abstractmethod
-    def prompt(self, ex: Example) -> str:
-        """The user message the student sees."""
+    def prompt_values(self, ex: Example) -> dict[str, str]:
+        """What a student template's placeholders are filled with (llm2llm.tasks.prompting.FIELDS)."""
+        return {"task": self.name, "text": ex.text, "question": ex.text, "context": ex.text, "instruction": "",
+                "input_name": "Input", "labels": ", ".join(self.labels or ()), "options": ""}
+
+    def lists_labels(self) -> bool:
+        """Whether the prompt uses the template's label-naming variant (classification tasks decide)."""
+        return False
+
+    def prompt(self, ex: Example, stage: str = "train") -> str:
+        """The user message the student sees in training (``stage="train"``) or evaluation (``"eval"``)."""
+        return self.templates[stage].render(self.prompt_values(ex), self.lists_labels())
+
+    def plain_prompt(self, prompt: str, stage: str = "train") -> str:
+        """The whole text before the answer for a tokenizer without a chat template."""
+        return self.templates[stage].wrap_plain(prompt)
+
+    def labels_in_prompt(self, stage: str = "eval") -> bool:
+        """Whether the student's prompt names the answer choices."""
+        return self.labels is not None and self.templates[stage].names_labels(self.lists_labels())
 
     def target(self, ex: Example) -> str:
         """The assistant message the student is trained to produce."""
@@ -110,6 +140,35 @@ class Task(ABC):
 
     def is_correct(self, prediction: str | None, ex: Example) -> bool:
         return prediction is not None and prediction == self.gold(ex)
+
+    def judge(self, output: str, ex: Example) -> dict[str, tuple[str | None, bool]]:
+        """(prediction, correct) of a generated output under each answer extraction the task has
+        (``strict`` always; GSM8K adds ``official``)."""
+        p = self.parse(output)
+        return {"strict": (p, self.is_correct(p, ex))}
+
+    # ------------------------------------------------------------ evaluation
+    @property
+    def max_new_tokens(self) -> int:
+        """The answer budget: eval.max_new_tokens, or the task's own task.max_new_tokens."""
+        budget = getattr(self.eval, "max_new_tokens", None)
+        return int(budget if budget is not None else self.cfg.max_new_tokens)
+
+    def eval_mode(self) -> tuple[str, str]:
+        """How the student is evaluated, ``generate`` or ``score``, and why (eval.mode; auto decides here)."""
+        mode = str(getattr(self.eval.mode, "value", self.eval.mode))
+        if mode not in ("auto", "generate", "score"):
+            raise ConfigError(f"eval.mode: auto | generate | score, got {mode!r}")
+        if mode == "score" and self.labels is None:
+            raise ConfigError(f"eval.mode=score needs a task with a label set; {self.name} is free-form "
+                              "(use eval.mode=generate or auto)")
+        if mode != "auto":
+            return mode, f"eval.mode={mode}"
+        if self.labels is None:
+            return "generate", "eval.mode=auto: free-form answers"
+        if self.labels_in_prompt("eval"):
+            return "generate", f"eval.mode=auto: the eval prompt names the {len(self.labels)} labels"
+        return "score", f"eval.mode=auto: the eval prompt does not name the {len(self.labels)} labels"
 
     def accuracy(self, predictions: Sequence[str | None], examples: Sequence[Example]) -> float:
         if not examples:

@@ -27,6 +27,7 @@ class CaseHOLD(Task):
     default_hub_config = "case_hold"
     labels = tuple(str(i) for i in range(5))
     teacher_template = "casehold"
+    student_template = "student_casehold"
 
     def _load_local(self, split: str) -> list[Example]:
         path = self.local_dir / "test_subset_1000.jsonl"
@@ -53,12 +54,9 @@ class CaseHOLD(Task):
         if not ex.choices or len(ex.choices) != 5:
             raise DataError(f"{where}: expected 5 candidate holdings")
 
-    def prompt(self, ex: Example) -> str:
+    def prompt_values(self, ex: Example) -> dict[str, str]:
         options = "\n".join(f"{LETTERS[i]}. {c}" for i, c in enumerate(ex.choices or ()))
-        return (
-            "Which holding does the <HOLDING> placeholder in this excerpt from a US court opinion refer to? "
-            f"Answer with one letter (A-E).\n\nExcerpt: {ex.text}\n\nOptions:\n{options}"
-        )
+        return {**super().prompt_values(ex), "input_name": "Excerpt", "options": options}
 
     def target(self, ex: Example) -> str:
         return LETTERS[int(ex.answer)]

@@ -17,22 +17,22 @@ MAX_LISTED_LABELS = 20
 
 
 class ClassificationTask(Task):
-    """Prompt: an instruction listing the labels, then the input. Target: the label name."""
+    """Prompt: an instruction (naming the labels where task.list_labels says so), then the input. Target: the label name."""
 
     instruction = "Classify the text."
     input_name = "Text"
     teacher_template = "classification"
+    student_template = "student_classification"
 
     def lists_labels(self) -> bool:
         """Whether the prompt names every label (task.list_labels; auto: up to MAX_LISTED_LABELS)."""
-        assert self.labels is not None
+        if self.labels is None:  # task=jsonl kind=qa
+            return False
         setting = str(getattr(self.cfg, "list_labels", "auto")).lower()
         return len(self.labels) <= MAX_LISTED_LABELS if setting == "auto" else setting == "true"
 
-    def prompt(self, ex: Example) -> str:
-        if not self.lists_labels():
-            return f"{self.instruction}\n\n{self.input_name}: {ex.text}"
-        return f"{self.instruction} Answer with one of: {', '.join(self.labels)}.\n\n{self.input_name}: {ex.text}"
+    def prompt_values(self, ex: Example) -> dict[str, str]:
+        return {**super().prompt_values(ex), "instruction": self.instruction, "input_name": self.input_name}
 
     def parse(self, output: str) -> str | None:
         """The label the output names, robust to case, punctuation and spacing.
@@ -159,8 +159,8 @@ class JsonlTask(ClassificationTask):
     name = "jsonl"
     teacher_template = "classification"
 
-    def __init__(self, cfg: Any, data_dir: str | None = None) -> None:
-        super().__init__(cfg, data_dir)
+    def __init__(self, cfg: Any, data_dir: str | None = None, eval_cfg: Any = None) -> None:
+        super().__init__(cfg, data_dir, eval_cfg)
         import re
 
         self.kind = cfg.kind
@@ -217,11 +217,6 @@ class JsonlTask(ClassificationTask):
                 raise DataError(f"{where}: answer does not match task.answer_pattern {self.cfg.answer_pattern!r}")
             out.append(ex)
         return out
-
-    def prompt(self, ex: Example) -> str:
-        if self.kind == "classification":
-            return super().prompt(ex)
-        return f"{self.instruction}\n\n{self.input_name}: {ex.text}"
 
     def parse(self, output: str) -> str | None:
         if self.kind == "classification":
