@@ -233,7 +233,8 @@ class Teacher:
         return _State(ex, messages, mode, schema, quoted=(ex.text, *(e.text for e in style)), labels=labels)
 
     def _generate(self, items: list[tuple[_State, dict[str, Any]]], stats: dict[str, Any],
-                  on_result: Callable[[int, Result], None] | None = None, bar: "_Progress | None" = None) -> list[Result]:
+                  on_result: Callable[[int, Result], None] | None = None,
+                  bar: "_Progress | None" = None) -> list[Result]:
         """One result per (input's state, request identity): from the cache, else from the backend (and
         cached). The quoted texts and labels are part of the messages, so not of the key. ``on_result``
         hears each item's result as soon as it is known (for the progress bar)."""
