@@ -165,6 +165,10 @@ class TeacherConfig:
     #: llamacpp backend: CPU threads (0: every core this process may use). llama.cpp's threads spin
     #: while waiting for each other: on cores shared with other jobs, 1 is much faster than 2
     n_threads: int = 0
+    #: in-process backends (llamacpp, local): load the teacher and generate 4 tokens once in a child
+    #: process before any training, so a native crash is one error line, not a dead run
+    #: (llm2llm/teacher/self_check.py); false skips it (a large local teacher loads twice otherwise)
+    self_check: bool = True
 
 
 @dataclass

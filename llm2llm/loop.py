@@ -21,6 +21,7 @@ from pathlib import Path
 from typing import Any, Iterator
 
 from llm2llm.config import Config
+from llm2llm.curves import read_curve
 from llm2llm.example import Example, read_examples, write_examples
 from llm2llm.methods import Method
 from llm2llm.rundir import RunDir
@@ -117,6 +118,7 @@ def run_iteration(s: Stages, i: int, train_set: list[Example], previous: Path | 
     }
     rd.write_json(f"iter_{i}/metrics.json", metrics)
     s.tracker.log_iteration(i, metrics)
+    s.tracker.log_training_curve(i, read_curve(checkpoint))
     s.tracker.log_dataset(f"train-iter{i}", it / "train.jsonl", i)
     return metrics
 

@@ -16,6 +16,7 @@ from llm2llm.config import TrackingConfig
 class Tracker(Protocol):
     def log_iteration(self, iteration: int, metrics: dict[str, Any]) -> None: ...
     def log_table(self, name: str, rows: list[dict[str, Any]], iteration: int) -> None: ...
+    def log_training_curve(self, iteration: int, curve: list[dict[str, float]]) -> None: ...
     def log_dataset(self, name: str, path: Path, iteration: int) -> None: ...
     def finish(self, summary: dict[str, Any]) -> None: ...
     def abort(self) -> None: ...
@@ -26,6 +27,9 @@ class NullTracker:
         pass
 
     def log_table(self, name: str, rows: list[dict[str, Any]], iteration: int) -> None:
+        pass
+
+    def log_training_curve(self, iteration: int, curve: list[dict[str, float]]) -> None:
         pass
 
     def log_dataset(self, name: str, path: Path, iteration: int) -> None:
@@ -87,6 +91,18 @@ class WandbTracker:
         columns = list(rows[0])
         table = self.wandb.Table(columns=columns, data=[[_cell(r.get(c)) for c in columns] for r in rows])
         self.run.log({"iteration": iteration, name: table})
+
+    def log_training_curve(self, iteration: int, curve: list[dict[str, float]]) -> None:
+        """Iteration ``iteration``'s per-step loss, learning rate and grad norm (llm2llm.curves), each
+        against that iteration's own step axis."""
+        from llm2llm.curves import KEYS, PREFIX, wandb_rows
+
+        p = f"{PREFIX}{iteration}/"
+        self.run.define_metric(p + "step")
+        for k in KEYS:
+            self.run.define_metric(p + k, step_metric=p + "step")
+        for row in wandb_rows(iteration, curve):
+            self.run.log(row)
 
     def log_dataset(self, name: str, path: Path, iteration: int) -> None:
         art = self.wandb.Artifact(name=name, type="dataset", metadata={"iteration": iteration})

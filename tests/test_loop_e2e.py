@@ -106,6 +106,24 @@ def test_wandb_offline_run_files(finished_run):
 
 
 @pytest.mark.slow
+def test_wandb_history_has_per_step_training_curves(finished_run):
+    """Every iteration's per-step loss, learning rate and grad norm, as the run logged them (read back
+    from W&B's offline transaction log), equal to the Trainer's own log in the checkpoint."""
+    from wandb_offline import OfflineApi
+
+    from llm2llm.curves import curves_from_history, read_curve
+
+    tmp, _ = finished_run
+    (run,) = OfflineApi(tmp / "wandb").runs("llm2llm")
+    curves = curves_from_history(run.history)
+    assert sorted(curves) == [0, 1]
+    for i, curve in curves.items():
+        assert [p["step"] for p in curve] == [1, 2, 3]  # trainer.max_steps=3, a point every step
+        assert all({"loss", "learning_rate", "grad_norm"} <= set(p) for p in curve)
+        assert curve == read_curve(tmp / "run" / f"iter_{i}" / "checkpoint")
+
+
+@pytest.mark.slow
 def test_rerun_of_finished_run_is_a_noop(finished_run):
     tmp, _ = finished_run
     before = (tmp / "run" / "results.json").read_text()

@@ -140,7 +140,7 @@ def _training_arguments(spec: TrainSpec, extra: dict[str, Any]) -> Any:
         activation_checkpointing=t["gradient_checkpointing"],
         activation_checkpointing_kwargs={"use_reentrant": False} if t["gradient_checkpointing"] else None,
         deepspeed=spec.deepspeed,
-        logging_steps=t.get("logging_steps", 5),
+        logging_steps=t.get("logging_steps", 1),
         logging_first_step=True,
         save_strategy="no",      # the trajectory callback asks for the saves S2L needs
         save_only_model=True,
