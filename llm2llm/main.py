@@ -78,14 +78,30 @@ def run(raw: DictConfig, run_dir: Path | None = None) -> float | None:
 
 
 def run_method(cfg: Config, config: dict[str, Any], data: TaskData, run_dir: Path) -> float | None:
+    from llm2llm.methods import get_method
     from llm2llm.rundir import RunDir
 
     rd = RunDir(run_dir)
+    if get_method(cfg.method.name).needs_teacher and cfg.teacher.self_check and not _complete(rd):
+        from llm2llm.teacher.self_check import self_check
+
+        # An in-process teacher that crashes (a native signal) does so here, in a child process, as one
+        # error line, before the run directory is touched: the same command resumes the run later.
+        self_check(config["teacher"], str(Path(cfg.cache_dir).expanduser()))
     rd.acquire()  # one job per directory: refused (one line) if another live job holds it
     try:
         return _run_claimed(cfg, config, data, rd)
     finally:
         rd.release()
+
+
+def _complete(rd: Any) -> bool:
+    """Whether the directory already holds a finished run (read only: nothing is written)."""
+    try:
+        done = rd.read_json("results.json")
+    except ValueError:  # unreadable: the claim decides what happens to it
+        return False
+    return isinstance(done, dict) and done.get("status") == "complete"
 
 
 def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: Any) -> float | None:
