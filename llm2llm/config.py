@@ -114,7 +114,8 @@ class TrainerConfig:
     #: each iteration fine-tunes from the base weights (paper); false: continue from the last one
     restart_from_base: bool = True
     eval_batch_size: int = 16
-    logging_steps: int = 5
+    #: loss, learning rate and grad norm logged every this many optimizer steps (the training curves)
+    logging_steps: int = 1
 
 
 @dataclass
