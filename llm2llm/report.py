@@ -7,7 +7,7 @@
 Rows are task x seed size, columns methods; each cell is the mean ± the half-width of its 95 % t
 interval over seeds (n = how many); the best mean per row is marked. "Δ vs finetune" columns
 (--baseline picks another method) give the paired difference over the same seeds with its 95 % t
-interval and the exact McNemar p on the shared test examples pooled over seeds (see
+interval and the p of a two-level paired bootstrap over seeds and the shared test examples (see
 llm2llm/stats.py); a win is marked only where the paired interval lies above zero, a loss only
 where it lies below. A cost table gives teacher requests, tokens, dollars, examples
 added and wall time per method (mean over seeds).
@@ -27,9 +27,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from llm2llm.curves import curves_from_history, plot_training_loss
 from llm2llm.errors import Llm2llmError
 from llm2llm.rundir import config_diff, result_config
-from llm2llm.stats import Interval, McNemar, StatsError, mcnemar, paired_difference, t_interval
+from llm2llm.stats import Interval, PairedBootstrap, StatsError, paired_bootstrap, paired_difference, t_interval
 
 METHOD_ORDER = ["finetune", "eda", "eda (budget-matched)", "auggpt", "auggpt (budget-matched)", "s2l", "llm2llm"]
 
@@ -46,6 +47,9 @@ class Run:
     #: {test example id: correct} of the last iteration, for runs read from W&B (a run directory
     #: has them in its predictions file instead)
     predictions: dict[str, bool] | None = None
+    #: {iteration: per-step training curve} of a run read from W&B (a run directory keeps them in its
+    #: checkpoints' train_log.json; llm2llm.curves)
+    curves: dict[int, list[dict[str, float]]] | None = None
 
     @property
     def complete(self) -> bool:
@@ -150,7 +154,7 @@ def find_runs(paths: Iterable[str | Path]) -> list[Run]:
 def wandb_runs(project: str, group: str | None) -> list[Run]:
     """Runs of a W&B project (entity/project) and group. A run logged by this harness carries its
     whole results.json and last-iteration predictions in its summary (``results_json``,
-    ``final_predictions_json``): the same statistics as from its run directory, McNemar included.
+    ``final_predictions_json``): the same statistics as from its run directory, paired test included.
     Older runs are rebuilt from their history (accuracies only)."""
     import wandb
 
@@ -172,7 +176,8 @@ def wandb_runs(project: str, group: str | None) -> list[Run]:
                         "train_size": h.get("train_size"), "n_augmented_total": h.get("n_augmented_total")}
                        for h in history]
                 results = {"status": "complete", "iterations": its, "final_test_accuracy": its[-1]["test_accuracy"]}
-        runs.append(Run(f"wandb:{r.path}", results, dict(r.config), predictions))
+        runs.append(Run(f"wandb:{r.path}", results, dict(r.config), predictions,
+                        curves_from_history(r.scan_history())))
     return runs
 
 
@@ -206,14 +211,14 @@ COST_KEYS = ["teacher_requests", "teacher_tokens", "cost_usd", "teacher_generate
 class Table:
     methods: list[str]
     # task, seed_size, cells {method: Interval (%)}, delta {method: Interval (points) | str why not},
-    # mcnemar {method: McNemar | str why not}, cost {method: {COST_KEYS: mean over seeds}}, best, paper
+    # paired_test {method: PairedBootstrap | str why not}, cost {method: {COST_KEYS: mean over seeds}}, best, paper
     rows: list[dict[str, Any]]
     partial: list[Run]
     baseline: str = "finetune"  # what the Δ columns compare against
 
 
-def _paired(group: list[Run], base: list[Run]) -> tuple[Interval | str, McNemar | str]:
-    """Paired difference and McNemar test of one method's runs against the baseline's."""
+def _paired(group: list[Run], base: list[Run]) -> tuple[Interval | str, PairedBootstrap | str]:
+    """Paired difference and paired bootstrap test of one method's runs against the baseline's."""
     acc = {r.seed: 100 * r.accuracy for r in group}
     acc0 = {r.seed: 100 * r.accuracy for r in base}
     if set(acc) != set(acc0):
@@ -225,7 +230,7 @@ def _paired(group: list[Run], base: list[Run]) -> tuple[Interval | str, McNemar 
     if any(p is None for p in [*preds.values(), *preds0.values()]):
         return delta, "no per-example predictions"
     try:
-        test = mcnemar(preds, preds0)
+        test = paired_bootstrap(preds, preds0)
     except StatsError as e:
         raise ReportError(f"{group[0].task} n={group[0].seed_size} {group[0].method} vs {base[0].method}: {e}") from e
     return delta, test
@@ -258,10 +263,10 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None, baseli
             row["cells"][method] = t_interval([100 * r.accuracy for r in group])
             costs = [r.cost() for r in group]
             row.setdefault("cost", {})[method] = {k: sum(c[k] for c in costs) / len(costs) for k in COST_KEYS}
-        row["delta"], row["mcnemar"] = {}, {}
+        row["delta"], row["paired_test"] = {}, {}
         for method, group in by_method.items():
             if method != baseline and baseline in by_method:
-                row["delta"][method], row["mcnemar"][method] = _paired(group, by_method[baseline])
+                row["delta"][method], row["paired_test"][method] = _paired(group, by_method[baseline])
         # ties go to the method listed first (finetune before the others)
         row["best"] = max((m for m in methods if m in row["cells"]), key=lambda m: row["cells"][m].mean)
         row["paper"] = ((reference or {}).get(task) or {}).get(size)  # load_reference made the keys strings
@@ -272,7 +277,8 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None, baseli
 WIN, LOSS = "▲", "▼"
 WIN_RULE = (f"{WIN}: a win, the paired 95 % t interval of the difference lies above zero; {LOSS}: a loss, it lies "
             "below. "
-            "p: exact McNemar test on the test examples (matched by id) pooled over the seed pairs.")
+            "p: two-level paired bootstrap of the accuracy difference (seeds and the shared test examples resampled; "
+            "its standard error over every resample, Student t with seeds - 1 degrees of freedom).")
 
 
 def _fmt(cell: Interval | None) -> str:
@@ -284,15 +290,15 @@ def _fmt(cell: Interval | None) -> str:
 
 
 def _delta(row: dict[str, Any], method: str) -> str:
-    """``+3.0 [+1.0, +5.0] p=0.031 ▲``: paired mean difference, its 95 % t interval, McNemar p."""
+    """``+3.0 [+1.0, +5.0] p=0.031 ▲``: paired mean difference, its 95 % t interval, paired bootstrap p."""
     d = row.get("delta", {}).get(method)
     if d is None:
         return ""
     if isinstance(d, str):
         return d
     text = f"{d.mean:+.1f}" + (f" [{d.low:+.1f}, {d.high:+.1f}]" if d.low is not None else " (n=1, no CI)")
-    test = row["mcnemar"][method]
-    text += f" p={test.p:.3g}" if isinstance(test, McNemar) else f" (p: {test})"
+    test = row["paired_test"][method]
+    text += f" p={test.p:.3g}" if isinstance(test, PairedBootstrap) else f" (p: {test})"
     if d.low is not None and d.low > 0:
         text += f" {WIN}"
     elif d.high is not None and d.high < 0:
@@ -363,21 +369,21 @@ def _num(x: float | None) -> str:
 
 def to_csv(t: Table) -> str:
     """One line per cell; ci_* are the 95 % t interval (empty for n=1), delta_* the paired difference
-    vs the baseline (finetune unless --baseline), mcnemar_p the exact McNemar p (empty where not computed)."""
+    vs the baseline (finetune unless --baseline), p_bootstrap the paired bootstrap p (empty where not computed)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["task", "seed_size", "method", "mean", "ci_low", "ci_high", "n", "best",
-                f"delta_vs_{t.baseline}", "delta_ci_low", "delta_ci_high", "mcnemar_p", "win", *COST_KEYS])
+                f"delta_vs_{t.baseline}", "delta_ci_low", "delta_ci_high", "p_bootstrap", "win", *COST_KEYS])
     for r in t.rows:
         for m in t.methods:
             cell = r["cells"].get(m)
             if cell is None:
                 continue
-            d, test = r["delta"].get(m), r["mcnemar"].get(m)
+            d, test = r["delta"].get(m), r["paired_test"].get(m)
             d = d if isinstance(d, Interval) else None
             w.writerow([r["task"], r["seed_size"], m, _num(cell.mean), _num(cell.low), _num(cell.high), cell.n,
                         m == r["best"], _num(d and d.mean), _num(d and d.low), _num(d and d.high),
-                        f"{test.p:.6g}" if isinstance(test, McNemar) else "",
+                        f"{test.p:.6g}" if isinstance(test, PairedBootstrap) else "",
                         bool(d and d.low is not None and d.low > 0),
                         *(f"{r['cost'][m][k]:.4f}" for k in COST_KEYS)])
     return buf.getvalue()
@@ -503,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         (out / "table.md").write_text(to_markdown(table))
         (out / "table.csv").write_text(to_csv(table))
         (out / "table.tex").write_text(to_latex(table))
-        plots = plot(runs, out)
+        plots = plot(runs, out) + plot_training_loss(runs, out)
         print(to_markdown(table))
         print(f"wrote {out / 'table.md'}, table.csv, table.tex, " + ", ".join(p.name for p in plots))
         return 0

@@ -11,11 +11,12 @@ import subprocess
 import sys
 from pathlib import Path
 
+import numpy as np
 import pytest
 from scipy import stats as sps
 
 from llm2llm import report
-from llm2llm.stats import McNemar, mcnemar, paired_difference, t_interval
+from llm2llm.stats import PairedBootstrap, bootstrap_variance, paired_bootstrap, paired_difference, t_interval
 
 ROOT = Path(__file__).resolve().parent.parent
 # A sweep file as in sweeps/: fixed settings here, the grid under hydra.sweeper.params.
@@ -81,7 +82,7 @@ def test_table_matches_the_results_files(runs_dir, tmp_path):
     assert row["best"] == best
     md = (out / "table.md").read_text()
     assert f"**{report._fmt(row['cells'][best])}**" in md
-    # Δ vs finetune: paired by seed, and McNemar on the predictions files of the last iteration.
+    # Δ vs finetune: paired by seed, and the paired bootstrap on the predictions files of the last iteration.
     by_seed = {m: {json.loads(f.read_text())["seed"]: f.parent for f in runs_dir.glob(f"trec/n6/{m}/*/seed*/results.json")}
                for m in ("finetune", "llm2llm")}
     acc = {m: {s: 100 * json.loads((d / "results.json").read_text())["final_test_accuracy"] for s, d in by_seed[m].items()}
@@ -94,11 +95,12 @@ def test_table_matches_the_results_files(runs_dir, tmp_path):
         return {r["id"]: r["correct"] for r in map(json.loads, (d / f"iter_{last}/predictions_test.jsonl").read_text().splitlines())}
 
     preds = {m: {s: last_preds(d) for s, d in by_seed[m].items()} for m in by_seed}
-    test = mcnemar(preds["llm2llm"], preds["finetune"])
-    assert isinstance(row["mcnemar"]["llm2llm"], McNemar) and row["mcnemar"]["llm2llm"].p == pytest.approx(test.p)
-    assert test.n_pairs == 2 * 12 and f"p={test.p:.3g}" in md
+    test = paired_bootstrap(preds["llm2llm"], preds["finetune"])
+    got = row["paired_test"]["llm2llm"]
+    assert isinstance(got, PairedBootstrap) and got.p == pytest.approx(test.p)
+    assert (test.n_seeds, test.n_examples) == (2, 12) and f"p={test.p:.3g}" in md
     csv_rows = (out / "table.csv").read_text().splitlines()
-    assert csv_rows[0].startswith("task,seed_size,method,mean,ci_low,ci_high,n") and "mcnemar_p" in csv_rows[0]
+    assert csv_rows[0].startswith("task,seed_size,method,mean,ci_low,ci_high,n") and "p_bootstrap" in csv_rows[0]
     assert len(csv_rows) == 4
     assert "Cost per run" in md and "teacher requests" in md
     tex = (out / "table.tex").read_text()
@@ -197,7 +199,7 @@ def test_a_wandb_group_gives_the_same_statistics_as_the_run_dirs(runs_dir, monke
     runs the sweep really logged, read from W&B's own transaction logs (tests/wandb_offline.py):
     the fake part is only the API object. The runs carry the group and tags a user filters and
     groups by in the W&B UI, and the report built from the group equals the one from the run dirs,
-    paired intervals and McNemar p included."""
+    paired intervals and paired-test p included."""
     import wandb
 
     from wandb_offline import OfflineApi
@@ -218,7 +220,7 @@ def test_a_wandb_group_gives_the_same_statistics_as_the_run_dirs(runs_dir, monke
         assert w["cells"][m] == d["cells"][m]
     for m in ("eda", "llm2llm"):
         assert w["delta"][m] == d["delta"][m]
-        assert isinstance(d["mcnemar"][m], McNemar) and w["mcnemar"][m] == d["mcnemar"][m]
+        assert isinstance(d["paired_test"][m], PairedBootstrap) and w["paired_test"][m] == d["paired_test"][m]
     assert report.to_markdown(from_wandb) == report.to_markdown(from_dirs)  # cost table included
 
 
@@ -319,8 +321,13 @@ def test_table_from_hand_written_run_dirs(tmp_path):
     d = row["delta"]["llm2llm"]  # differences 20, 20, 30 points: sd 10 / sqrt(3)
     low, high = sps.t.interval(0.95, 2, loc=70 / 3, scale=(100 / 3) ** 0.5 / 3 ** 0.5)
     assert (d.mean, d.low, d.high) == (pytest.approx(70 / 3), pytest.approx(low), pytest.approx(high)) and d.low > 0
-    test = row["mcnemar"]["llm2llm"]  # 7 examples flipped right, none flipped wrong, 30 pairs
-    assert (test.b, test.c, test.n_pairs) == (7, 0, 30) and test.p == pytest.approx(2 * 0.5 ** 7)
+    test = row["paired_test"]["llm2llm"]  # 2, 2 and 3 of the 10 shared test examples flipped right, none wrong
+    flips = np.zeros((3, 10))
+    flips[0, [5, 6]] = flips[1, [4, 5]] = flips[2, [6, 7, 8]] = 1
+    se = bootstrap_variance(flips) ** 0.5 / 30
+    hand_p = 2 * sps.t.sf((7 / 30) / se, 2)
+    assert (test.diff, test.n_seeds, test.n_examples) == (pytest.approx(7 / 30), 3, 10)
+    assert test.se == pytest.approx(se) and test.p == pytest.approx(hand_p)
     cost = row["cost"]["llm2llm"]
     assert cost["teacher_requests"] == pytest.approx(6.0) and cost["teacher_tokens"] == pytest.approx(150.0)
     assert cost["cost_usd"] == pytest.approx(0.01) and cost["examples_added"] == pytest.approx(3.0)
@@ -328,12 +335,12 @@ def test_table_from_hand_written_run_dirs(tmp_path):
     assert row["cost"]["finetune"]["teacher_requests"] == 0
     assert (cost["teacher_generated"], cost["teacher_kept"]) == (pytest.approx(4.0), pytest.approx(3.0))
     md = (out / "table.md").read_text()
-    assert "50.0 ± 24.8 (n=3)" in md and f"+23.3 [{low:+.1f}, {high:+.1f}] p={2 * 0.5 ** 7:.3g} ▲" in md
-    assert "95 % Student t interval" in md and "exact McNemar" in md and "| 3.0 / 4.0 (75 %) |" in md
+    assert "50.0 ± 24.8 (n=3)" in md and f"+23.3 [{low:+.1f}, {high:+.1f}] p={hand_p:.3g} ▲" in md
+    assert "95 % Student t interval" in md and "two-level paired bootstrap" in md and "| 3.0 / 4.0 (75 %) |" in md
     header, *lines = (out / "table.csv").read_text().splitlines()
     assert header.split(",")[:7] == ["task", "seed_size", "method", "mean", "ci_low", "ci_high", "n"]
     rec = dict(zip(header.split(","), lines[1].split(",")))
-    assert rec["method"] == "llm2llm" and rec["win"] == "True" and float(rec["mcnemar_p"]) == pytest.approx(2 * 0.5 ** 7)
+    assert rec["method"] == "llm2llm" and rec["win"] == "True" and float(rec["p_bootstrap"]) == pytest.approx(hand_p, rel=1e-5)
     assert float(rec["delta_ci_low"]) == pytest.approx(low, abs=1e-4)
     tex = (out / "table.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 2 and r"\textbf{73.3 $\pm$" in tex and r"$\blacktriangle$" in tex
@@ -366,8 +373,8 @@ def test_baseline_other_than_finetune(tmp_path):
     (row,) = report.build_table(runs, baseline="llm2llm").rows
     d = row["delta"]["finetune"]
     assert d.mean == pytest.approx(-70 / 3) and d.high < 0 and "llm2llm" not in row["delta"]
-    test = row["mcnemar"]["finetune"]
-    assert (test.b, test.c) == (0, 7) and test.p == pytest.approx(2 * 0.5 ** 7)
+    test, turned = row["paired_test"]["finetune"], report.build_table(runs).rows[0]["paired_test"]["llm2llm"]
+    assert test.diff == pytest.approx(-7 / 30) and (test.se, test.p) == (pytest.approx(turned.se), pytest.approx(turned.p))
     out = tmp_path / "out"
     assert report.main(["table", str(tmp_path / "runs"), "--out", str(out), "--baseline", "llm2llm"]) == 0
     md = (out / "table.md").read_text()
