@@ -27,6 +27,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
+from llm2llm.curves import curves_from_history, plot_training_loss
 from llm2llm.errors import Llm2llmError
 from llm2llm.rundir import config_diff, result_config
 from llm2llm.stats import Interval, PairedBootstrap, StatsError, paired_bootstrap, paired_difference, t_interval
@@ -46,6 +47,9 @@ class Run:
     #: {test example id: correct} of the last iteration, for runs read from W&B (a run directory
     #: has them in its predictions file instead)
     predictions: dict[str, bool] | None = None
+    #: {iteration: per-step training curve} of a run read from W&B (a run directory keeps them in its
+    #: checkpoints' train_log.json; llm2llm.curves)
+    curves: dict[int, list[dict[str, float]]] | None = None
 
     @property
     def complete(self) -> bool:
@@ -172,7 +176,8 @@ def wandb_runs(project: str, group: str | None) -> list[Run]:
                         "train_size": h.get("train_size"), "n_augmented_total": h.get("n_augmented_total")}
                        for h in history]
                 results = {"status": "complete", "iterations": its, "final_test_accuracy": its[-1]["test_accuracy"]}
-        runs.append(Run(f"wandb:{r.path}", results, dict(r.config), predictions))
+        runs.append(Run(f"wandb:{r.path}", results, dict(r.config), predictions,
+                        curves_from_history(r.scan_history())))
     return runs
 
 
@@ -504,7 +509,7 @@ def main(argv: list[str] | None = None) -> int:
         (out / "table.md").write_text(to_markdown(table))
         (out / "table.csv").write_text(to_csv(table))
         (out / "table.tex").write_text(to_latex(table))
-        plots = plot(runs, out)
+        plots = plot(runs, out) + plot_training_loss(runs, out)
         print(to_markdown(table))
         print(f"wrote {out / 'table.md'}, table.csv, table.tex, " + ", ".join(p.name for p in plots))
         return 0
