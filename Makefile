@@ -27,7 +27,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test clean-venv
+.PHONY: install run test clean-venv preflight
 
 install: $(STAMP)
 
@@ -53,6 +53,12 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+# GPU preflight (docs/preflight.md): checks and measures this node for a paper sweep; installs nothing
+# (on a GPU machine without network: scripts/gpu_preflight.sh with the wheels of scripts/gpu_bundle.sh).
+PREFLIGHT_OUT ?= runs/preflight/$(shell date -u +%Y%m%dT%H%M%SZ)
+preflight:
+	$(if $(wildcard $(BIN)/python),$(BIN)/python,$(PYTHON)) -m llm2llm.preflight --out $(PREFLIGHT_OUT) $(ARGS)
 
 clean-venv:
 	rm -rf $(VENV)

@@ -122,6 +122,18 @@ def _setup_distributed(spec: TrainSpec) -> dict[str, Any]:
     return {"accelerator_config": {"use_configured_state": True}}
 
 
+def checkpointing_arguments(on: bool) -> dict[str, Any]:
+    """Gradient checkpointing (non-reentrant) under the TrainingArguments name this transformers has:
+    ``activation_checkpointing`` (newer releases) or ``gradient_checkpointing`` (5.17 and earlier)."""
+    from dataclasses import fields
+
+    from transformers import TrainingArguments
+
+    names = {f.name for f in fields(TrainingArguments)}
+    key = "activation_checkpointing" if "activation_checkpointing" in names else "gradient_checkpointing"
+    return {key: on, f"{key}_kwargs": {"use_reentrant": False} if on else None}
+
+
 def _training_arguments(spec: TrainSpec, extra: dict[str, Any]) -> Any:
     from transformers import TrainingArguments
 
@@ -137,8 +149,7 @@ def _training_arguments(spec: TrainSpec, extra: dict[str, Any]) -> Any:
         gradient_accumulation_steps=gradient_accumulation(t, spec.world_size),
         weight_decay=t["weight_decay"],
         bf16=use_bf16(t["bf16"]),
-        activation_checkpointing=t["gradient_checkpointing"],
-        activation_checkpointing_kwargs={"use_reentrant": False} if t["gradient_checkpointing"] else None,
+        **checkpointing_arguments(bool(t["gradient_checkpointing"])),
         deepspeed=spec.deepspeed,
         logging_steps=t.get("logging_steps", 1),
         logging_first_step=True,
@@ -195,6 +206,47 @@ def _update_counter() -> Any:
                 self.lrs.append(float(optimizer.param_groups[0]["lr"]))
 
     return UpdateCounter()
+
+
+def _step_clock() -> Any:
+    from transformers import TrainerCallback
+
+    class StepClock(TrainerCallback):
+        """Wall time of each optimizer step (all its accumulated micro-batches), the device synchronised at
+        both ends; with the peak memory it goes into training.json (the preflight's throughput figures)."""
+
+        def __init__(self) -> None:
+            self.seconds: list[float] = []
+            self._start = 0.0
+
+        @staticmethod
+        def _now() -> float:
+            import time
+
+            import torch
+
+            if torch.cuda.is_available():
+                torch.cuda.synchronize()
+            return time.perf_counter()
+
+        def on_step_begin(self, args, state, control, **kw):  # type: ignore[no-untyped-def]
+            self._start = self._now()
+
+        def on_step_end(self, args, state, control, **kw):  # type: ignore[no-untyped-def]
+            self.seconds.append(self._now() - self._start)
+
+    return StepClock()
+
+
+def _resources(clock: Any) -> dict[str, Any]:
+    import resource
+
+    import torch
+
+    cuda = torch.cuda.is_available()
+    return {"step_seconds": [round(x, 6) for x in clock.seconds],
+            "peak_gpu_memory_bytes": torch.cuda.max_memory_allocated() if cuda else None,
+            "peak_rss_bytes": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024}
 
 
 def training_dtype(spec: TrainSpec) -> str:
@@ -284,17 +336,17 @@ def run_training(spec: TrainSpec) -> None:
     if spec.log_ids:
         (out / "seen_ids").mkdir(parents=True, exist_ok=True)
         id_log = str(out / "seen_ids" / f"rank-{rank}.jsonl")
-    counter = _update_counter()
+    counter, clock = _update_counter(), _step_clock()
     callbacks = [_trajectory_callback(spec.checkpoints, spec.save_every)] if spec.checkpoints > 0 else []
     trainer = Trainer(model=model, args=args, train_dataset=rows, data_collator=PadCollator(tok.pad_token_id, id_log),
-                      processing_class=tok, callbacks=callbacks + [counter])
+                      processing_class=tok, callbacks=callbacks + [counter, clock])
     try:
         output = trainer.train()
     except (torch.OutOfMemoryError, RuntimeError) as e:
         if is_oom(e):
             raise StudentOOMError(OOM_HINT) from None
         raise
-    summary = _summary(trainer, counter.lrs, rows, output.training_loss)
+    summary = {**_summary(trainer, counter.lrs, rows, output.training_loss), **_resources(clock)}
     _to_inference_dtype(spec, trainer.model)
     trainer.save_model(str(out))  # ZeRO-3: gathers the 16-bit weights (stage3_gather_16bit_weights_on_model_save)
     if trainer.is_world_process_zero():
