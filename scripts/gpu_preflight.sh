@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # The GPU preflight as one command on a GPU machine (docs/preflight.md), from the repository root,
-# with .whl/ (scripts/gpu_bundle.sh) carried along when the machine lacks hydra-core, omegaconf,
+# with .whl/ (scripts/gpu_bundle.sh; another folder: WHEELS=...) carried along when the machine lacks hydra-core, omegaconf,
 # deepspeed, ...:
 #   scripts/gpu_preflight.sh OUT_DIR [python -m llm2llm.preflight arguments]
 # Installs the bundle into /tmp/site (no network), runs the preflight at GPU sizes (a few minutes
@@ -12,8 +12,9 @@ shift
 cd "$(dirname "$0")/.."
 mkdir -p "$out"
 py=${PYTHON:-python3}
-if compgen -G ".whl/*.whl" >/dev/null; then
-  "$py" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site .whl/*.whl || exit 1
+wheels=${WHEELS:-.whl}
+if compgen -G "$wheels/*.whl" >/dev/null; then
+  "$py" -m pip install -q --no-index --no-deps --no-compile --target /tmp/site "$wheels"/*.whl || exit 1
   export PYTHONPATH=/tmp/site:$PWD${PYTHONPATH:+:$PYTHONPATH}
 else
   export PYTHONPATH=$PWD${PYTHONPATH:+:$PYTHONPATH}

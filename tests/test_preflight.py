@@ -118,3 +118,19 @@ def test_flops_of_llama2_7b():
     assert abs(matmul_params(cfg) + 4096 * 32000 - 6.738e9) / 6.738e9 < 0.001  # the published 6.74B
     full, lora = train_flops_per_token(cfg, 512, False), train_flops_per_token(cfg, 512, True)
     assert full - lora == 2 * matmul_params(cfg)
+
+
+@pytest.mark.slow
+def test_zero3_recipe_through_the_launch_path(tmp_path):
+    """trainer=zero3 (the paper sweeps'): the step runs in a worker process started as Student.train starts it
+    (DeepSpeed ZeRO-3, CPU accelerator here; its shared-memory op compiles once into TORCH_EXTENSIONS_DIR)."""
+    out = tmp_path / "report"
+    proc = subprocess.run([sys.executable, "-m", "llm2llm.preflight", "--out", str(out), "--sizes", "toy",
+                           "--trainer", "zero3", "--only", "train_full"], cwd=ROOT, capture_output=True, text=True,
+                          timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    checks = {c["name"]: c for c in json.loads((out / "preflight.json").read_text())["checks"]}
+    m = checks["train_full"]["metrics"]
+    assert checks["train_full"]["status"] == "ok" and m["zero_stage"] == 3 and m["recipe"] == "zero3"
+    assert m["optimizer_state_dtypes"] == ["torch.float32"] and m["tokens_per_s"] > 0
+    assert len(m["step_seconds"]) == 3

@@ -80,6 +80,14 @@ def _run(ns: argparse.Namespace, out: Path) -> int:
                  train_seq_len=ns.train_seq_len, eval_examples=ns.eval_examples, eval_max_new_tokens=ns.eval_max_new_tokens)
     student, trainer = compose(ns.student, ns.trainer)
     cache_dir = os.environ.get("LLM2LLM_CACHE_DIR", str(Path("~/.cache/llm2llm").expanduser()))
+    header = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
+              "machine": f"{device_name() or 'no CUDA device'}; CPU {cpu_model()} ({os.cpu_count()} cores)",
+              "command": " ".join(shlex.quote(a) for a in ["python", "-m", "llm2llm.preflight", *(sys.argv[1:])]),
+              "sizes": sizes.to_dict(), "student": ns.student, "student_model": student["model"],
+              "architecture_source": "", "trainer": ns.trainer}
+
+    def save(results: list, complete: bool = False) -> dict:
+        return report.write(out, report.build(results, {**header, "complete": complete}))
     with tempfile.TemporaryDirectory(prefix="llm2llm-preflight-") as tmp:
         work = Path(ns.keep_work) if ns.keep_work else Path(tmp)
         work.mkdir(parents=True, exist_ok=True)
@@ -87,20 +95,14 @@ def _run(ns: argparse.Namespace, out: Path) -> int:
                       wrong_fraction=ns.wrong_fraction)
         print(f"preflight: student={ns.student} trainer={ns.trainer} sizes={sizes.name} "
               f"({device_name() or 'CPU ' + cpu_model()})", flush=True)
-        results = run_checks(ctx, only, echo=lambda line: print(line, flush=True))
         try:
-            source = ctx.architecture()[1]
-        except Exception as e:  # noqa: BLE001 - already reported by the checks
-            source = f"unavailable ({e})"
-    header = {"date": dt.datetime.now(dt.timezone.utc).isoformat(timespec="seconds"),
-              "machine": f"{device_name() or 'no CUDA device'}; CPU {cpu_model()} ({os.cpu_count()} cores)",
-              "command": " ".join(shlex.quote(a) for a in ["python", "-m", "llm2llm.preflight", *(sys.argv[1:])]),
-              "sizes": sizes.to_dict(), "student": ns.student, "student_model": student["model"],
-              "architecture_source": source, "trainer": ns.trainer}
-    rep = report.build(results, header)
-    js, md = report.write(out, rep)
-    print(f"report: {js} and {md} ({rep['summary']['ok']} ok, {rep['summary']['failed']} failed, "
-          f"{rep['summary']['skipped']} skipped)")
+            header["architecture_source"] = ctx.architecture()[1]
+        except Exception as e:  # noqa: BLE001 - the checks report it
+            header["architecture_source"] = f"unavailable ({type(e).__name__}: {e})"
+        results = run_checks(ctx, only, echo=lambda line: print(line, flush=True), after=save)
+    rep = save(results, complete=True)
+    print(f"report: {out / 'preflight.json'} and {out / 'preflight.md'} ({rep['summary']['ok']} ok, "
+          f"{rep['summary']['failed']} failed, {rep['summary']['skipped']} skipped)")
     return 1 if rep["summary"]["failed"] else 0
 
 

@@ -24,7 +24,8 @@ def _num(x: Any, fmt: str = "{:.0f}") -> str:
 
 def markdown(report: dict[str, Any]) -> str:
     by = {c["name"]: c for c in report["checks"]}
-    lines = [f"# Preflight ({report['sizes']['name']} sizes)", "",
+    state = "" if report.get("complete", True) else " - INCOMPLETE (stopped before the last check)"
+    lines = [f"# Preflight ({report['sizes']['name']} sizes){state}", "",
              f"- date: {report['date']}", f"- machine: {report['machine']}", f"- command: `{report['command']}`",
              f"- student: {report['student']} ({report['architecture_source']}), trainer: {report['trainer']}", "",
              "| check | status | detail |", "| --- | --- | --- |"]
@@ -51,10 +52,9 @@ def markdown(report: dict[str, Any]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def write(out: Path, report: dict[str, Any]) -> tuple[Path, Path]:
-    """preflight.json and preflight.md in ``out`` (created)."""
+def write(out: Path, report: dict[str, Any]) -> dict[str, Any]:
+    """preflight.json and preflight.md in ``out`` (created); returns ``report``."""
     out.mkdir(parents=True, exist_ok=True)
-    js, md = out / "preflight.json", out / "preflight.md"
-    js.write_text(json.dumps(report, indent=1, default=str))
-    md.write_text(markdown(report))
-    return js, md
+    (out / "preflight.json").write_text(json.dumps(report, indent=1, default=str))
+    (out / "preflight.md").write_text(markdown(report))
+    return report

@@ -54,8 +54,11 @@ def all_checks() -> list[tuple[str, CheckFn]]:
             ("projection", check_projection)]
 
 
-def run_checks(ctx: Context, only: list[str] | None = None, echo: Callable[[str], None] = print) -> list[CheckResult]:
-    results = []
+def run_checks(ctx: Context, only: list[str] | None = None, echo: Callable[[str], None] = print,
+               after: Callable[[list[CheckResult]], None] | None = None) -> list[CheckResult]:
+    """Every check in order; ``after`` sees the results so far after each one (the report is written as it goes,
+    so a run stopped by a time limit still leaves what it measured)."""
+    results: list[CheckResult] = []
     for name, fn in all_checks():
         if only and name not in only:
             result = CheckResult(name, "skipped", "not selected (--only)", 0.0)
@@ -73,4 +76,6 @@ def run_checks(ctx: Context, only: list[str] | None = None, echo: Callable[[str]
                                      traceback=traceback.format_exc())
         echo(result.line())
         results.append(result)
+        if after is not None:
+            after(results)
     return results

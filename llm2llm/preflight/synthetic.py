@@ -119,10 +119,14 @@ def build_model(config: Any, dtype: Any, device: str) -> Any:
 
 def save_model_folder(config: Any, tokenizer: Any, path: Path, dtype: Any, device: str) -> Path:
     """A loadable model folder (random weights in ``dtype`` + the tokenizer), what training's from_pretrained reads."""
+    import torch
+
     model = build_model(config, dtype, device)
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     del model
+    if torch.cuda.is_available():
+        torch.cuda.empty_cache()  # training runs in another process (DeepSpeed): leave it the memory
     return path
 
 
