@@ -173,6 +173,24 @@ def test_default_eval_is_todays_behaviour_and_paper_is_the_public_codes():
         validate(compose("task=trec", "eval.extraction=official"))
 
 
+def test_generated_outputs_that_name_no_label_are_counted_and_warned_about(caplog):
+    from llm2llm.student.evaluation import evaluation_metrics, judge_outputs, warn_non_labels
+
+    task = build_task(OmegaConf.structured(TaskConfig(name="sst2")), DATA_DIR, EvalConfig(mode="generate"))
+    examples = task.load("test")[:4]
+    preds = judge_outputs(task, examples, ["positive", "card_location", "Negative.", "I am not sure"], "strict")
+    assert [p.prediction for p in preds] == ["positive", None, "negative", None]
+    with caplog.at_level("WARNING", logger="llm2llm.student"):
+        assert warn_non_labels(task, preds, "iter 0 test") == 2
+    lines = [r.getMessage() for r in caplog.records]
+    assert lines == ["iter 0 test: 2 of 4 generated outputs are not one of the 2 labels and count as wrong; "
+                     "eval.mode=score picks the most likely label instead"]
+    rows = [p.to_dict() for p in preds]
+    assert "correct_by" not in rows[0]  # one extraction: the prediction rows keep their old shape
+    m = evaluation_metrics({"mode": "generate"}, True, rows, rows[:1])
+    assert (m["test_non_label_outputs"], m["seed_non_label_outputs"]) == (2, 0)
+
+
 # ------------------------------------------------------------------ own task with many labels
 @pytest.mark.slow
 def test_own_task_with_many_labels_is_label_scored_by_default(tmp_path, tiny_llama):
