@@ -124,6 +124,31 @@ def test_wandb_history_has_per_step_training_curves(finished_run):
 
 
 @pytest.mark.slow
+def test_export_reads_back_the_runs_training_sets(finished_run, tmp_path):
+    """``python -m llm2llm.export`` on the real run: each iteration's D_i comes back from
+    ``datasets.load_from_disk`` example for example, with the teacher's provenance, and a card."""
+    from datasets import load_from_disk
+
+    tmp, _ = finished_run
+    out = tmp_path / "export"
+    proc = subprocess.run([sys.executable, "-m", "llm2llm.export", str(tmp / "run"), "--out", str(out)], cwd=ROOT,
+                          capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    dd = load_from_disk(str(out / "dataset"))
+    assert sorted(dd) == ["iter_0", "iter_1"]
+    for split in dd:
+        want = read_jsonl(tmp / "run" / split / "train.jsonl")
+        got = dd[split].to_list()
+        assert [{k: r[k] for k in want[0] if k != "meta"} for r in got] == [{k: w[k] for k in w if k != "meta"}
+                                                                           for w in want]
+        assert [json.loads(r["meta"]) for r in got] == [w["meta"] for w in want]
+    added = [r for r in dd["iter_1"].to_list() if r["origin"] == "teacher"]
+    assert added and all(r["teacher_kept"] >= 1 for r in added)
+    card = (out / "README.md").read_text()
+    assert "Task: `sst2`" in card and "## Teacher prompt template" in card and "Commit of the harness" in card
+
+
+@pytest.mark.slow
 def test_rerun_of_finished_run_is_a_noop(finished_run):
     tmp, _ = finished_run
     before = (tmp / "run" / "results.json").read_text()
