@@ -98,6 +98,10 @@ def _train_two_ranks(tiny_llama: str, out: Path, launcher: str, zero: str):
     ckpt = student.train(exs, out)
     assert is_complete(ckpt)
     _check_ranks_saw_different_data(ckpt, {e.id for e in exs})
+    from llm2llm.curves import read_curve
+
+    # the training curve the loop logs to W&B: written by rank 0, read back by the harness process
+    assert [p["step"] for p in read_curve(ckpt)] == [1, 2, 3] and all("loss" in p for p in read_curve(ckpt))
     return student, exs, ckpt
 
 
