@@ -67,15 +67,15 @@ def test_every_tested_version_lies_in_its_declared_range():
 
 
 def test_vllm_extra_allows_only_releases_that_take_the_tested_torch():
-    """vLLM pins torch exactly (its metadata: 0.27.1-0.30.0 torch==2.13.0, 0.26 torch 2.11, 0.33 torch 2.14,
-    0.31 / 0.32 cap transformers below 5.18 / 5.20): the extra's range must stay inside 0.27.1-0.30.x
+    """vLLM pins torch exactly (its metadata: 0.27.0-0.30.0 torch==2.13.0, 0.26 torch 2.11, 0.33 torch 2.14,
+    0.31 / 0.32 cap transformers below 5.18 / 5.20): the extra's range must stay inside 0.27-0.30.x
     while constraints.txt pins torch 2.13 and transformers 5.23."""
     (vllm,) = [Requirement(x) for x in PROJECT["optional-dependencies"]["vllm"]]
     pins = constraints()
     assert pins["torch"].release[:2] == (2, 13) and pins["transformers"] >= Version("5.20")
-    for v in ("0.27.1", "0.28.0", "0.29.0", "0.30.0"):
+    for v in ("0.27.0", "0.27.1", "0.28.0", "0.29.0", "0.30.0"):
         assert vllm.specifier.contains(v), v
-    for v in ("0.26.0", "0.27.0", "0.31.0", "0.32.0", "0.33.0"):
+    for v in ("0.26.0", "0.31.0", "0.32.0", "0.33.0"):
         assert not vllm.specifier.contains(v), v
 
 
