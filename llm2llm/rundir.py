@@ -153,8 +153,8 @@ class RunDir:
                 job = holder.get("slurm")
                 job_text = f"SLURM job {slurm_name(job)}, " if isinstance(job, dict) and job else ""
                 raise RunDirHeld(
-                    f"{self.path} is held by another job ({job_text}pid {holder.get('pid')} on {holder.get('host')}, since "
-                    f"{time.strftime('%Y-%m-%d %H:%M', time.localtime(holder.get('since', 0)))}); two jobs never "
+                    f"{self.path} is held by another job ({job_text}pid {holder.get('pid')} on {holder.get('host')}, "
+                    f"since {time.strftime('%Y-%m-%d %H:%M', time.localtime(holder.get('since', 0)))}); two jobs never "
                     f"share a run directory. If that job is dead, delete {lock}")
             with os.fdopen(fd, "w") as f:
                 json.dump(me, f)
@@ -199,7 +199,8 @@ class RunDir:
                 holder = json.loads(lock.read_text())
             except (FileNotFoundError, json.JSONDecodeError):
                 holder = None
-            if isinstance(holder, dict) and (holder.get("host"), holder.get("pid")) == (socket.gethostname(), os.getpid()):
+            mine = (socket.gethostname(), os.getpid())
+            if isinstance(holder, dict) and (holder.get("host"), holder.get("pid")) == mine:
                 lock.unlink(missing_ok=True)
             self._claimed = False
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import hashlib
+import json
 import logging
 import os
 import re
@@ -336,17 +337,27 @@ class LocalBackend(Backend):
 class LlamaCppBackend(Backend):
     """A GGUF model in-process through llama-cpp-python (default: the embedded SmolLM2-135M-Instruct).
 
-    Requests run one after another (llama-cpp-python's chat API decodes one sequence at a time);
-    each is seeded from its cache key and starts from an empty KV state, so its text depends on
-    the request alone: the same key gives the same text, whatever else was asked before or is
-    already cached. A JSON schema becomes a grammar that constrains decoding, and with
-    ``no_copy_ngram`` the reply may not copy the examples quoted in the prompt
-    (llm2llm.teacher.copy_guard).
+    Requests run one after another (llama-cpp-python's chat API decodes one sequence at a time),
+    each seeded from its cache key, and its text depends on the request alone: the same key gives
+    the same text, whatever else was asked before or is already cached. Most of a prompt (the
+    instruction, the label list, the reply's schema, often the style examples) is shared with the
+    request before it, so its KV state is kept (``reuse_prefix``, llm2llm.teacher.prefix_reuse):
+    only whole ``n_batch``-token blocks of the shared prefix, which llama.cpp computed from exactly
+    the same tokens in exactly the same batches as a request starting from an empty state would,
+    so the text is the one an empty state gives, bit for bit. Requests are answered in the order
+    of their messages, which puts the ones sharing the longest prefix next to each other. A JSON
+    schema becomes a grammar that constrains decoding, and with ``no_copy_ngram`` the reply may not
+    copy the examples quoted in the prompt (llm2llm.teacher.copy_guard).
     """
 
-    def __init__(self, cfg: Any, cache_dir: str) -> None:
+    #: prompt tokens decoded per batch; the kept prefix is whole blocks of this many tokens (the
+    #: replies equal those of llama-cpp-python's default 512: docs/benchmarks-teacher-prefix.md)
+    N_BATCH = 64
+
+    def __init__(self, cfg: Any, cache_dir: str, reuse_prefix: bool = True) -> None:
         self.cfg = cfg
         self.cache_dir = cache_dir
+        self.reuse_prefix = reuse_prefix  # False: every request starts from an empty KV state
         self.llm: Any = None
         self._quote_tokens: Any = None  # ids of the tokens that contain '"' (PlaceholderGuard)
 
@@ -377,25 +388,35 @@ class LlamaCppBackend(Backend):
         if not Path(path).is_file():
             raise TeacherError(f"teacher.model: {path} is not a GGUF file (or embedded:<name>)")
         threads = int(getattr(self.cfg, "n_threads", 0)) or len(os.sched_getaffinity(0))
-        self.llm = Llama(model_path=str(path), n_ctx=2048, n_threads=threads, n_threads_batch=threads, seed=0,
-                         verbose=False)
+        if self.reuse_prefix:
+            from llm2llm.teacher.prefix_reuse import block_aligned_llama
+
+            Llama = block_aligned_llama(Llama)
+        self.llm = Llama(model_path=str(path), n_ctx=2048, n_batch=self.N_BATCH, n_threads=threads,
+                         n_threads_batch=threads, seed=0, verbose=False)
         log.info("llama.cpp teacher %s loaded from %s", model, path)
 
     def generate(self, requests: list[GenRequest], on_done: OnDone) -> list[Result]:
         self._load()
-        results: list[Result] = []
-        for req in requests:
+        results: list[Result] = [RuntimeError("not generated")] * len(requests)
+        order = list(range(len(requests)))
+        if self.reuse_prefix:  # neighbours share the longest prefixes; each text is independent of the order
+            order = sorted(order, key=lambda i: json.dumps(requests[i].messages, ensure_ascii=False))
+        for i in order:
+            req = requests[i]
             try:
                 gen = self._one(req)
             except Exception as e:  # one failed request never stops the others
-                results.append(e)
+                self.llm.reset()  # and leaves no half-decoded state to the next one
+                results[i] = e
                 continue
-            results.append(gen)
+            results[i] = gen
             on_done(req, gen)
         return results
 
     def _one(self, req: GenRequest) -> Generation:
-        self.llm.reset()  # no KV state carried over from the previous request
+        if not self.reuse_prefix:
+            self.llm.reset()  # no KV state carried over from the previous request
         kwargs: dict[str, Any] = dict(messages=req.messages, temperature=self.cfg.temperature, top_p=self.cfg.top_p,
                                       max_tokens=self.cfg.max_tokens, seed=seed_of(req.key))
         if req.schema is not None:

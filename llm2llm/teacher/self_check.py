@@ -15,10 +15,12 @@ own readiness check and are not run here.
 from __future__ import annotations
 
 import json
+import os
 import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 from typing import Any
 
 from llm2llm.teacher.backends import TeacherError
@@ -61,11 +63,13 @@ def self_check(teacher_cfg: dict[str, Any], cache_dir: str) -> float | None:
     if backend not in IN_PROCESS:
         return None
     what = f"teacher self-check: the in-process {backend} teacher {teacher_cfg.get('model')!r}"
+    root = str(Path(__file__).resolve().parents[2])  # this llm2llm, whether installed or run from a checkout
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     t0 = time.perf_counter()
     try:
         proc = subprocess.run([sys.executable, "-m", "llm2llm.teacher.self_check"],
                               input=json.dumps({"teacher": teacher_cfg, "cache_dir": cache_dir}),
-                              capture_output=True, text=True, timeout=TIMEOUT_S)
+                              capture_output=True, text=True, timeout=TIMEOUT_S, env=env)
     except subprocess.TimeoutExpired:
         raise TeacherSelfCheckFailed(f"{what} did not answer 4 tokens within {TIMEOUT_S:.0f} s, before any "
                                      f"training; {_what_to_try(backend)}") from None
