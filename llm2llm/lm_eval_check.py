@@ -1,6 +1,6 @@
 """An independent evaluation of a run's final checkpoint with lm-evaluation-harness (``pip install .[lm-eval]``).
 
-    python -m llm2llm.lm_eval_check RUN_DIR [--out DIR] [--limit N] [--batch-size N]
+    python -m llm2llm.lm_eval_check RUN_DIR [--out DIR] [--limit N] [--batch-size N] [--iteration I]
 
 The same test examples as the run, the same rendered prompts, and lm-eval's own request types and
 scoring, through task definitions generated here from local files (no hub). Written into ``DIR``
@@ -271,21 +271,27 @@ def _run_config(run_dir: Path) -> tuple[Any, dict[str, Any]]:
     return typed, config
 
 
-def check_run(run_dir: Path, out: Path, limit: int | None, batch_size: int | None) -> dict[str, Any]:
+def check_run(run_dir: Path, out: Path, limit: int | None, batch_size: int | None,
+              iteration: int | None = None) -> dict[str, Any]:
+    """The cross-check of the final checkpoint of a finished run (or of iteration ``iteration``'s, once
+    that iteration has its checkpoint and test predictions)."""
     from llm2llm.main import load_task_data
     from llm2llm.student import Student, is_complete
 
     require_lm_eval()
-    results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").is_file() else None
-    if not results or results.get("status") != "complete":
-        raise CrossCheckError(f"{run_dir}: the run has not finished (no complete results.json)")
+    if iteration is None:
+        results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").is_file() else None
+        if not results or results.get("status") != "complete":
+            raise CrossCheckError(f"{run_dir}: the run has not finished (no complete results.json); "
+                                  "--iteration N checks an iteration that has")
+        iteration = int(results["iterations"][-1]["iteration"])
     if out.exists():
         raise CrossCheckError(f"{out}: already exists; remove it or pass another --out (results are never overwritten)")
     cfg, config = _run_config(run_dir)
-    last = results["iterations"][-1]["iteration"]
+    last = iteration
     ckpt = run_dir / f"iter_{last}" / "checkpoint"
-    if not is_complete(ckpt):
-        raise CrossCheckError(f"{ckpt}: the final checkpoint is missing or incomplete")
+    if not is_complete(ckpt) or not (run_dir / f"iter_{last}" / "predictions_test.jsonl").is_file():
+        raise CrossCheckError(f"{ckpt}: no complete checkpoint with test predictions for iteration {last}")
     data = load_task_data(cfg)
     recorded = read_jsonl(run_dir / f"iter_{last}" / "predictions_test.jsonl")
     if [p["id"] for p in recorded] != [e.id for e in data.test]:
@@ -304,6 +310,7 @@ def check_run(run_dir: Path, out: Path, limit: int | None, batch_size: int | Non
     result = compare(model, student.tokenizer, data.task, test, tmp, max_length=int(config["student"]["max_length"]),
                      max_new_tokens=max_new, batch_size=batch_size or int(config["trainer"]["eval_batch_size"]),
                      gsm8k_train=gsm8k_train, recorded=recorded)
+    result["iteration"] = last
     result["checkpoint"] = str(ckpt)
     result["lora"] = (ckpt / "adapter_config.json").is_file()
     atomic_write_json(tmp / "crosscheck.json", result)
@@ -318,11 +325,13 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--out", type=Path, help="output folder (default RUN_DIR/lm_eval); must not exist")
     ap.add_argument("--limit", type=int, help="only the first N test examples")
     ap.add_argument("--batch-size", type=int, help="default: the run's trainer.eval_batch_size")
+    ap.add_argument("--iteration", type=int, help="check this iteration's checkpoint (default: the finished run's last)")
     args = ap.parse_args(argv)
     try:
         if not args.run_dir.is_dir():
             raise CrossCheckError(f"{args.run_dir}: no such run directory")
-        r = check_run(args.run_dir, args.out or args.run_dir / "lm_eval", args.limit, args.batch_size)
+        default_out = args.run_dir / ("lm_eval" if args.iteration is None else f"lm_eval_iter_{args.iteration}")
+        r = check_run(args.run_dir, args.out or default_out, args.limit, args.batch_size, args.iteration)
         print(json.dumps({k: v for k, v in r.items() if k not in ("checkpoint",)}, indent=1))
         return 0
     except (Llm2llmError, ConfigError) as e:

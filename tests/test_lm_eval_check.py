@@ -48,3 +48,17 @@ def test_generated_task_uses_llm2llm_prompts_and_local_data(crosscheck):
     assert all(c.endswith("<|im_end|>") for c in docs[0]["choices"])
     gen = [json.loads(line) for line in (out / "samples_llm2llm_sst2_generate.jsonl").read_text().splitlines()]
     assert len(gen) == 24 and 0 <= result["generate"]["lm_eval_exact_match"] <= 1
+
+
+def test_unfinished_or_missing_runs_are_one_error_line(tmp_path, capsys):
+    from llm2llm.lm_eval_check import main
+
+    assert main([str(tmp_path / "missing")]) == 2
+    assert "no such run directory" in capsys.readouterr().err
+    (tmp_path / "run").mkdir()
+    (tmp_path / "run" / "config.json").write_text("{}")
+    assert main([str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: ") and "has not finished" in err and "--iteration" in err
+    assert main([str(tmp_path / "run"), "--iteration", "0"]) == 2
+    assert capsys.readouterr().err.startswith("error: ")
