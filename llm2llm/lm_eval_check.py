@@ -290,14 +290,17 @@ def check_run(run_dir: Path, out: Path, limit: int | None, batch_size: int | Non
     cfg, config = _run_config(run_dir)
     last = iteration
     ckpt = run_dir / f"iter_{last}" / "checkpoint"
-    if not is_complete(ckpt) or not (run_dir / f"iter_{last}" / "predictions_test.jsonl").is_file():
-        raise CrossCheckError(f"{ckpt}: no complete checkpoint with test predictions for iteration {last}")
+    if not is_complete(ckpt):
+        raise CrossCheckError(f"{ckpt}: no complete checkpoint for iteration {last}")
     data = load_task_data(cfg)
-    recorded = read_jsonl(run_dir / f"iter_{last}" / "predictions_test.jsonl")
-    if [p["id"] for p in recorded] != [e.id for e in data.test]:
-        raise CrossCheckError(f"{run_dir}: the test examples rebuilt from the config are not the run's")
     test = data.test[:limit] if limit else data.test
-    recorded = recorded[:len(test)]
+    preds = run_dir / f"iter_{last}" / "predictions_test.jsonl"
+    recorded = None  # an iteration still being evaluated: lm-eval and label scoring only
+    if preds.is_file():
+        recorded = read_jsonl(preds)
+        if [p["id"] for p in recorded] != [e.id for e in data.test]:
+            raise CrossCheckError(f"{run_dir}: the test examples rebuilt from the config are not the run's")
+        recorded = recorded[:len(test)]
     student = Student(config["student"], config["trainer"], data.task, cfg.cache_dir, cfg.seed)
     model = student._model(ckpt)
     max_new = int(getattr(data.task, "max_new_tokens", None) or data.task.cfg.max_new_tokens)
