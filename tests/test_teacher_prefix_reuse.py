@@ -76,10 +76,10 @@ def test_prefix_reuse_gives_the_replies_of_fresh_requests(data_dir, tmp_path):
     trec = trec_fine_task(data_dir, tmp_path)
     sst2 = build_task(OmegaConf.structured(TaskConfig(name="sst2")), str(data_dir))
     requests = []
-    for task, n in ((trec, 3), (sst2, 2)):
+    for task, n in ((trec, 2), (sst2, 1)):
         seeds = seed_set(task.load("train"), 60, 0)
         requests += teacher_requests(task, seeds[:n], cfg, tmp_path)  # 2 samples each: same prompt, other seed
-    assert len(requests) == 10
+    assert len(requests) == 6
 
     fresh = LlamaCppBackend(cfg, str(tmp_path), reuse_prefix=False)
     expected = [r.text for r in fresh.generate(requests, lambda req, gen: None)]
@@ -88,7 +88,7 @@ def test_prefix_reuse_gives_the_replies_of_fresh_requests(data_dir, tmp_path):
     kept = LlamaCppBackend(cfg, str(tmp_path))
     together = [r.text for r in kept.generate(requests, lambda req, gen: None)]  # its own (sorted) order
     one_by_one = {}
-    for i in [7, 0, 9, 3, 1, 4, 8, 2, 6, 5]:  # another order: each request after some other one
+    for i in [4, 0, 3, 5, 1, 2]:  # another order: each request after some other one
         (res,) = kept.generate([requests[i]], lambda req, gen: None)
         one_by_one[i] = res.text
     kept_tokens = kept.llm.kept_tokens
