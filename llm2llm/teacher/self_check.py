@@ -41,9 +41,9 @@ class TeacherSelfCheckFailed(TeacherError):
 
 def _what_to_try(backend: str) -> str:
     if backend == "llamacpp":
-        return ("try: rebuild llama-cpp-python with other CMAKE_ARGS (README, \"Install\": which CPUs the build "
-                "supports and how to rebuild it), or the transformers teacher (teacher=local-smollm2), or a "
-                "server teacher (teacher=openai-compatible teacher.base_url=...)")
+        return ("try: rebuild llama-cpp-python for another CPU level or other CMAKE_ARGS (make rebuild-llama "
+                "LLAMA_CPU=x86-64-v3; README, \"CPUs and the teacher's llama.cpp build\"), or the transformers "
+                "teacher (teacher=local-smollm2), or a server teacher (teacher=openai-compatible teacher.base_url=...)")
     return ("try: reinstall torch for this machine, or the llama.cpp teacher (teacher=local-smollm2-llamacpp), "
             "or a server teacher (teacher=openai-compatible teacher.base_url=...)")
 
