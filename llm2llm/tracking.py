@@ -123,7 +123,7 @@ def tracked_summary(run_dir: Path, results: dict[str, Any]) -> dict[str, Any]:
     """What a finished run leaves in its W&B summary: the headline numbers, plus its results.json
     (config aside: the run's config is already there) and the last iteration's per-example
     correctness as JSON strings, so ``llm2llm.report --wandb`` computes the same statistics as from
-    the run directory (McNemar included)."""
+    the run directory (the paired test included)."""
     from llm2llm.report import Run
 
     predictions = Run(str(run_dir), results, results.get("config") or {}).final_predictions()
