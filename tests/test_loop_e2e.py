@@ -168,7 +168,7 @@ def test_different_config_in_same_run_dir_is_refused(finished_run):
     assert "holds the results of a different config" in proc.stderr and "method.k" in proc.stderr
 
 
-def kill_when(cmd: list[str], env: dict[str, str], ready, timeout: float = 900) -> None:
+def kill_when(cmd: list[str], env: dict[str, str], ready, timeout: float = 1500) -> None:
     """Start the run and SIGKILL it (no clean-up) as soon as ``ready()`` is true."""
     proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
                             start_new_session=True)
