@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import error_line
+
 from llm2llm.rundir import CLAIM_FILE, RunDir, RunDirHeld, same_slurm_job, slurm_job
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -104,13 +106,6 @@ def train(run: Path, tmp_path: Path, job: str) -> subprocess.CompletedProcess:
            "task=jsonl", f"task.train_file={train_file}", f"task.test_file={test_file}", "task.labels=[yes,no]",
            "task.seed_size=1", f"hydra.run.dir={run}"]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
-
-
-def error_line(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    lines = [l for l in proc.stderr.splitlines() if l.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
 
 
 def test_requeued_run_resumes_on_another_node_and_another_jobs_claim_is_refused(tmp_path):

@@ -16,6 +16,8 @@ from pathlib import Path
 
 import pytest
 
+from cli_helpers import error_line
+
 from llm2llm.teacher.backends import TeacherError
 from llm2llm.teacher.self_check import TeacherSelfCheckFailed, self_check
 
@@ -53,13 +55,6 @@ def train(run: Path, tmp_path: Path, pythonpath: str, *extra: str) -> subprocess
            "student.model=/nonexistent/model", "tracking=none", "task=jsonl", f"task.train_file={train_file}",
            f"task.test_file={test_file}", "task.labels=[yes,no]", "task.seed_size=1", f"hydra.run.dir={run}", *extra]
     return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
-
-
-def error_line(proc: subprocess.CompletedProcess) -> str:
-    assert proc.returncode == 2, proc.stdout + proc.stderr
-    lines = [l for l in proc.stderr.splitlines() if l.startswith("error: ")]
-    assert len(lines) == 1 and "Traceback" not in proc.stderr, proc.stderr
-    return lines[0]
 
 
 def snapshot(run: Path) -> dict[str, tuple[str, int]]:
