@@ -8,6 +8,7 @@ import os
 import signal
 import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -170,8 +171,8 @@ def test_different_config_in_same_run_dir_is_refused(finished_run):
 
 def kill_when(cmd: list[str], env: dict[str, str], ready, timeout: float = 1500) -> None:
     """Start the run and SIGKILL it (no clean-up) as soon as ``ready()`` is true."""
-    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-                            start_new_session=True)
+    log = tempfile.TemporaryFile("w+")
+    proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
     deadline = time.time() + timeout
     try:
         while time.time() < deadline:
@@ -180,7 +181,9 @@ def kill_when(cmd: list[str], env: dict[str, str], ready, timeout: float = 1500)
                 proc.wait()
                 return
             if proc.poll() is not None:
-                pytest.fail("the run finished before the kill point was reached")
+                log.seek(0)
+                pytest.fail(f"the run ended (exit {proc.returncode}) before the kill point was reached; "
+                            f"its output ends:\n{log.read()[-3000:]}")
             time.sleep(0.2)
         pytest.fail("kill point not reached in time")
     finally:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import struct
+import time
 from pathlib import Path
 from typing import Any, Iterator
 
@@ -35,6 +36,8 @@ def records(path: Path) -> Iterator[wandb_internal_pb2.Record]:
         _crc, length, kind = struct.unpack("<IHB", data[pos:pos + HEADER])
         if kind == 0 and length == 0:
             break  # zero padding at the end of the file
+        if pos + HEADER + length > len(data):
+            break  # a record still being written
         chunk = data[pos + HEADER:pos + HEADER + length]
         pos += HEADER + length
         parts = chunk if kind in (FULL, FIRST) else parts + chunk
@@ -42,6 +45,18 @@ def records(path: Path) -> Iterator[wandb_internal_pb2.Record]:
             rec = wandb_internal_pb2.Record()
             rec.ParseFromString(parts)
             yield rec
+
+
+def finished_records(path: Path, wait_s: float = 60.0) -> list[wandb_internal_pb2.Record]:
+    """The records of a run's log once its ``exit`` record is on disk. ``run.finish()`` can return
+    before W&B's service process has flushed the last records of an offline run (seen on a loaded
+    machine: the history rows were missing), so a log without its exit record is read again."""
+    deadline = time.monotonic() + wait_s
+    while True:
+        got = list(records(path))
+        if any(r.WhichOneof("record_type") == "exit" for r in got) or time.monotonic() > deadline:
+            return got
+        time.sleep(0.5)
 
 
 class OfflineRun:
@@ -52,7 +67,7 @@ class OfflineRun:
         self.summary: dict[str, Any] = {}
         self.history: list[dict[str, Any]] = []
         self.group, self.tags, self.state, self.id = "", [], "running", ""
-        for rec in records(next(path.glob("run-*.wandb"))):
+        for rec in finished_records(next(path.glob("run-*.wandb"))):
             kind = rec.WhichOneof("record_type")
             if kind == "run":
                 self.id, self.group, self.tags = rec.run.run_id, rec.run.run_group, list(rec.run.tags)
