@@ -21,9 +21,9 @@ jobs agree from then on. Reading opens each shard afresh rather than trusting a 
 NFS clients cache file attributes for seconds but revalidate on open (close-to-open consistency);
 a new shard another node created moments ago may still be missing from a cached directory listing,
 which at worst costs one repeated call, never a wrong answer. In memory only the answers are kept
-(not the requests), so a large shared cache stays cheap to hold. (Earlier versions kept a SQLite
-file whose keys lacked the run seed, iteration and parent: it cannot answer today's requests and
-is refused with a clear message rather than silently ignored.)
+(not the requests), so a large shared cache stays cheap to hold. A file at ``teacher.cache_path``
+(a SQLite cache, whose keys lack the run seed, iteration and parent) cannot answer these requests
+and is refused with a clear message rather than silently ignored.
 
 What jobs share, deliberately, follows from the key (see llm2llm/teacher/core.py): jobs with the
 same run seed asking the same teacher config and prompt about the same parent at the same
@@ -65,8 +65,8 @@ class TeacherCache:
     def __init__(self, path: str | Path) -> None:
         path = Path(path).expanduser()
         if path.is_file():
-            raise ConfigError(f"teacher.cache_path: {path} is a file (a SQLite teacher cache of an earlier version, "
-                              "whose keys no longer match); point it at a directory, e.g. "
+            raise ConfigError(f"teacher.cache_path: {path} is a file (a SQLite teacher cache, whose "
+                              "keys lack the run seed, iteration and parent); point it at a directory, e.g. "
                               f"{path.with_suffix('')}_shards")
         self.path = path
         self.path.mkdir(parents=True, exist_ok=True)

@@ -2,8 +2,8 @@
 strings without raw control characters.
 
 **No copying** (``teacher.no_copy_ngram``). Shown a seed and three style examples, the embedded
-135M teacher often writes one of them back: in the TREC study 172 of 365 replies were the parent
-itself (69) or a style example (103), and dedup threw them away after they had been paid for.
+135M teacher often writes one of them back, and dedup throws such a copy away only after it has been
+paid for (how often, with and without this guard: docs/benchmarks.md, "Copy guard").
 ``NoCopyProcessor`` forbids, while decoding, the token that would make the last ``n`` generated
 tokens equal to ``n`` consecutive tokens of a text quoted in the prompt. A reply may share phrases
 of up to ``n - 1`` tokens with those texts (names, "What is the"), never a whole sentence. It only
@@ -11,15 +11,14 @@ changes which replies are sampled: every validator (echo, dedup, label, decontam
 on what comes back.
 
 **No placeholder input** (same setting). The other common failure is a reply whose new input is
-just a label name (``{"sentence": "positive"}``: 11 of 69 SST-2 replies) or names what it should
-be (``{"sentence": "The new sentence"}``: the first such reply was kept, every later one was a
-duplicate). ``PlaceholderGuard`` forbids closing the JSON string while what it holds is one of
+just a label name (``{"sentence": "positive"}``) or names what it should be
+(``{"sentence": "The new sentence"}``: the first such reply would be kept and every later one
+rejected as a near-duplicate of it). ``PlaceholderGuard`` forbids closing the JSON string while what it holds is one of
 these, so the model has to go on writing.
 
 **JSON strings.** llama-cpp-python 0.3.36 turns a JSON schema into a grammar whose string
 characters are ``[^"\\\\]``: a raw newline or other control character is allowed, and such a reply
-is not valid JSON (11 of the study's 24 bad-JSON rejections; the other 13 were cut off by
-``max_tokens``). ``json_grammar_text`` uses the character class of llama.cpp's own converter,
+is not valid JSON (docs/benchmarks.md, "Copy guard", counts these). ``json_grammar_text`` uses the character class of llama.cpp's own converter,
 which excludes them.
 """
 
@@ -37,9 +36,10 @@ from llm2llm.teacher.formats import is_label_name, is_self_description
 #: the string-character rule of llama-cpp-python's converter, and the one JSON allows
 _LOOSE_CHAR = 'char ::= [^"\\\\]'
 _STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F]'
-#: part of the cache key of every schema-constrained llama.cpp request (answers from the old grammar differ)
+#: part of the cache key of every schema-constrained llama.cpp request (replies under llama-cpp-python's own,
+#: looser grammar differ, so they never answer a request under this one)
 GRAMMAR_VERSION = "json-strict-strings"
-#: part of the cache key of every guarded request (answers from an earlier guard differ)
+#: part of the cache key of every guarded request (a change to the guard's rules changes this, and so the keys)
 GUARD_VERSION = "no-copy+placeholder"
 _FORBIDDEN = -1e9  # finite: if the grammar allows only forbidden tokens, one of them is still sampled
 
