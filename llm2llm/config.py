@@ -201,7 +201,8 @@ class ProxyConfig:
 
 @dataclass
 class MethodConfig:
-    #: a method registered in llm2llm/methods/ (built in: finetune | llm2llm | eda | auggpt | s2l)
+    #: a method registered in llm2llm/methods/ (built in: finetune | llm2llm | eda | auggpt | s2l); the registry
+    #: (llm2llm.methods.get_method) rejects any other name when the run starts
     name: str = MISSING
     #: LLM2LLM iterations (paper GSM8K: 10); a method that does not iterate trains once
     iterations: int = 1
@@ -359,9 +360,6 @@ def validate(cfg: DictConfig | Config) -> Config:
            f"a count must be a whole number, got {t.seed_size}")
     _check(t.seed_selection in ("random", "s2l"), "task.seed_selection", f"random | s2l, got {t.seed_selection!r}")
     _check(t.test_size is None or t.test_size >= 1, "task.test_size", f"must be >= 1 or null, got {t.test_size}")
-    from llm2llm.methods import get_method
-
-    get_method(m.name)  # ConfigError naming the registered methods
     _check(m.iterations >= 1, "method.iterations", f"must be >= 1, got {m.iterations}")
     _check(m.k >= 1, "method.k", f"must be >= 1, got {m.k}")
     _check(m.pool_size is None or m.pool_size >= 1, "method.pool_size", f"must be >= 1 or null, got {m.pool_size}")

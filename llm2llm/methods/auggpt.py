@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from llm2llm.example import Example
-from llm2llm.methods import Method, register
+from llm2llm.methods.base import Method, register
 from llm2llm.methods.augment import counts
 
 

@@ -1,6 +1,6 @@
 """Plain fine-tuning on the seed set: iteration 0 of the loop only."""
 
-from llm2llm.methods import Method, register
+from llm2llm.methods.base import Method, register
 
 
 @register

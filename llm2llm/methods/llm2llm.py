@@ -1,7 +1,7 @@
 """LLM2LLM (Lee et al., 2024): D_0 is the seed set; after every iteration the teacher writes
 ``method.k`` new examples from each seed the student still gets wrong (see llm2llm/loop.py)."""
 
-from llm2llm.methods import Method, register
+from llm2llm.methods.base import Method, register
 
 
 @register
