@@ -1,8 +1,8 @@
 """A KV cache that starts from a shared prompt prefix and grows in place.
 
 transformers' DynamicCache appends each step's keys and values with ``torch.cat``, which copies
-every layer's whole cache on every generated token: in batched CPU generation that copy was 44 % of
-the time (torch.profiler, 16 GSM8K prompts, batch 16, 48 new tokens). Here each layer's storage is
+every layer's whole cache on every generated token, a large share of batched CPU generation's time
+(profile: docs/benchmarks.md, "Generation's KV cache"). Here each layer's storage is
 allocated once, for the prefix, the batch's prompts and the tokens to generate, and a step writes
 only its new column. The values attention sees are the same tensors' first ``length`` columns, so
 outputs are unchanged (tests/test_predict.py checks them token for token).
