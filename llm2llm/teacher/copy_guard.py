@@ -13,13 +13,13 @@ on what comes back.
 **No placeholder input** (same setting). The other common failure is a reply whose new input is
 just a label name (``{"sentence": "positive"}``) or names what it should be
 (``{"sentence": "The new sentence"}``: the first such reply would be kept and every later one
-rejected as a near-duplicate of it). ``PlaceholderGuard`` forbids closing the JSON string while what it holds is one of
-these, so the model has to go on writing.
+rejected as a near-duplicate of it). ``PlaceholderGuard`` forbids closing the JSON string while
+what it holds is one of these, so the model has to go on writing.
 
 **JSON strings.** llama-cpp-python 0.3.36 turns a JSON schema into a grammar whose string
 characters are ``[^"\\\\]``: a raw newline or other control character is allowed, and such a reply
-is not valid JSON (docs/benchmarks.md, "Copy guard", counts these). ``json_grammar_text`` uses the character class of llama.cpp's own converter,
-which excludes them.
+is not valid JSON (docs/benchmarks.md, "Copy guard", counts these). ``json_grammar_text`` uses the
+character class of llama.cpp's own converter, which excludes them.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ _STRICT_CHAR = 'char ::= [^"\\\\\\x7F\\x00-\\x1F]'
 #: part of the cache key of every schema-constrained llama.cpp request (replies under llama-cpp-python's own,
 #: looser grammar differ, so they never answer a request under this one)
 GRAMMAR_VERSION = "json-strict-strings"
-#: part of the cache key of every guarded request (a change to the guard's rules changes this, and so the keys)
+#: part of the cache key of every guarded request (a change to the guard's rules changes it, and so the keys)
 GUARD_VERSION = "no-copy+placeholder"
 _FORBIDDEN = -1e9  # finite: if the grammar allows only forbidden tokens, one of them is still sampled
 
