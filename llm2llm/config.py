@@ -121,7 +121,8 @@ class TrainerConfig:
 @dataclass
 class TeacherConfig:
     name: str = MISSING
-    #: openai (the official client: OpenAI or any compatible server) | llamacpp (in-process GGUF) | local (in-process transformers)
+    #: openai (the official client: OpenAI or any compatible server) | llamacpp (in-process GGUF) | local (in-process
+    #: transformers) | oracle (a positive control: the nearest train example of the seed's label, llm2llm/teacher/oracle.py)
     backend: str = MISSING
     model: str = MISSING
     base_url: Optional[str] = None
@@ -420,8 +421,11 @@ def validate(cfg: DictConfig | Config) -> Config:
     _check(te.concurrency >= 1, "teacher.concurrency", f"must be >= 1, got {te.concurrency}")
     _check(obj.student.dtype in ("auto", "float32", "bfloat16", "float16"), "student.dtype",
            f"auto | float32 | bfloat16 | float16, got {obj.student.dtype!r}")
-    _check(te.backend in ("openai", "local", "llamacpp"), "teacher.backend",
-           f"openai | llamacpp | local, got {te.backend!r}")
+    _check(te.backend in ("openai", "local", "llamacpp", "oracle"), "teacher.backend",
+           f"openai | llamacpp | local | oracle, got {te.backend!r}")
+    _check(te.backend != "oracle" or obj.method.name != "auggpt", "teacher",
+           "teacher=oracle answers with the nearest train example of a seed's label, not a rephrasing "
+           "of it: use it with an LLM2LLM-style method, not auggpt")
     structured = ("auto", "none", "json_schema", "structured_outputs", "guided_json", "json_object")
     _check(te.structured in structured, "teacher.structured", f"{' | '.join(structured)}, got {te.structured!r}")
     _check(0 < te.dedup_threshold <= 1, "teacher.dedup_threshold", "must be in (0, 1]")

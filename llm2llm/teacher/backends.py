@@ -1,5 +1,5 @@
-"""Teacher backends: the official ``openai`` client (OpenAI or any OpenAI-compatible server) and an
-in-process transformers model. Both take a list of requests and return one result per request
+"""Teacher backends: the official ``openai`` client (OpenAI or any OpenAI-compatible server), the
+in-process llama.cpp and transformers models, and the oracle (llm2llm.teacher.oracle). Each takes a list of requests and return one result per request
 (a ``Generation`` or the exception that request ended with): one failed request never stops the
 others. Caching, validation and re-asking live in ``llm2llm.teacher.core``.
 """
@@ -13,9 +13,10 @@ import logging
 import os
 import re
 from dataclasses import dataclass
-from typing import Any, Callable
+from typing import Any, Callable, Iterable
 
 from llm2llm.errors import Llm2llmError
+from llm2llm.example import Example
 from llm2llm.teacher.copy_guard import (GRAMMAR_VERSION, GUARD_VERSION, PlaceholderGuard, json_grammar_text,
                                         no_copy_processor, quote_tokens)
 
@@ -41,6 +42,8 @@ class GenRequest:
     schema: dict[str, Any] | None = None  # constrain the reply to this JSON schema (llm2llm.teacher.structured)
     quoted: tuple[str, ...] = ()     # texts shown in the prompt that the reply must not copy (teacher.no_copy_ngram)
     labels: tuple[str, ...] = ()     # label names a JSON reply's input may not consist of (same setting)
+    parent: Example | None = None    # the seed example the request is about (teacher=oracle answers from it)
+    sample: int = 0                  # the request's sample index for that parent
 
 
 @dataclass(frozen=True)
@@ -85,6 +88,10 @@ class Backend:
 
     def check_ready(self) -> None:
         raise NotImplementedError
+
+    def exclude(self, examples: Iterable[Example]) -> None:
+        """Examples that a reply must not reproduce: the run's training and test sets (teacher=oracle
+        skips them; a generating model is held to them by the validators alone)."""
 
     def generate(self, requests: list[GenRequest], on_done: OnDone) -> list[Result]:
         """Answer every request; call ``on_done`` as soon as each succeeds (so the cache fills even
@@ -446,11 +453,15 @@ class LlamaCppBackend(Backend):
             self.llm = None
 
 
-def make_backend(cfg: Any, cache_dir: str) -> Backend:
+def make_backend(cfg: Any, cache_dir: str, task: Any = None) -> Backend:
+    if cfg.backend == "oracle":
+        from llm2llm.teacher.oracle import OracleBackend
+
+        return OracleBackend(cfg, task)
     if cfg.backend == "openai":
         return OpenAIBackend(cfg)
     if cfg.backend == "local":
         return LocalBackend(cfg, cache_dir)
     if cfg.backend == "llamacpp":
         return LlamaCppBackend(cfg, cache_dir)
-    raise TeacherError(f"teacher.backend must be 'openai', 'local' or 'llamacpp', got {cfg.backend!r}")
+    raise TeacherError(f"teacher.backend must be 'openai', 'local', 'llamacpp' or 'oracle', got {cfg.backend!r}")

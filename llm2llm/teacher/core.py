@@ -86,13 +86,12 @@ class Teacher:
         self.cache_dir = str(Path(cache_dir).expanduser())
         self.cache = TeacherCache(Path(cfg.cache_path).expanduser() if cfg.cache_path
                                   else Path(self.cache_dir) / "teacher_cache")
-        self.backend = backend or make_backend(cfg, self.cache_dir)
+        self.backend = backend or make_backend(cfg, self.cache_dir, task)
         # load templates now: a broken template fails before any training starts
         self.templates: dict[str, PromptTemplate] = {
             "augment": load_template(task.teacher_template, cfg.template_dir),
             "rephrase": load_template(f"rephrase_{task.teacher_template}", cfg.template_dir),
         }
-        self.totals: dict[str, Any] = _new_stats()
 
     # ----------------------------------------------------------------------- public API
     def check_ready(self) -> None:
@@ -137,6 +136,7 @@ class Teacher:
         test = NearDuplicateIndex((e.text for e in forbidden), threshold)
         template = self.templates[mode]
         states = [self._state(ex, template, mode, [*inputs, *existing]) for ex in inputs]
+        self.backend.exclude([*inputs, *existing, *forbidden])
 
         bar = _Progress(f"teacher {mode} iter {iteration}")
         try:
@@ -189,7 +189,6 @@ class Teacher:
         stats["kept"] = len(examples)
         stats["rejected"] = dict(sorted(rejected.items()))
         stats["wall_s"] = round(time.perf_counter() - t0, 4)
-        self._accumulate(stats)
         log.info("teacher %s: %d inputs -> %d kept, %d failed; %d requests (%d cached), rejected %s, $%.4f, %.1fs",
                  mode, len(inputs), stats["kept"], stats["failed_examples"], stats["requests"], stats["cache_hits"],
                  stats["rejected"], stats["cost_usd"], stats["wall_s"])
@@ -252,7 +251,8 @@ class Teacher:
         for key, payload in zip(keys, payloads):
             if key not in by_key and key not in missing:
                 missing[key] = GenRequest(key=key, messages=payload["messages"], schema=payload.get("schema"),
-                                          quoted=state_of[key].quoted, labels=state_of[key].labels)
+                                          quoted=state_of[key].quoted, labels=state_of[key].labels,
+                                          parent=state_of[key].parent, sample=payload["sample"])
         stats["requests"] += len(keys)
         stats["cache_misses"] += len(missing)
         stats["cache_hits"] += len(keys) - len(missing)
@@ -302,16 +302,6 @@ class Teacher:
             stats["cost_usd"] = round(stats["prompt_tokens"] / 1e6 * float(price.get("prompt", 0))
                                       + stats["completion_tokens"] / 1e6 * float(price.get("completion", 0)), 6)
         return [by_key[k] for k in keys]
-
-    def _accumulate(self, stats: dict[str, Any]) -> None:
-        for key, value in stats.items():
-            if key == "rejected":
-                for reason, n in value.items():
-                    self.totals["rejected"][reason] = self.totals["rejected"].get(reason, 0) + n
-            elif key == "priced":
-                self.totals["priced"] = self.totals["priced"] or value
-            else:
-                self.totals[key] += value
 
 
 class _Progress:
