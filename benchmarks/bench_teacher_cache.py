@@ -24,7 +24,9 @@ from omegaconf import OmegaConf
 from llm2llm.config import TaskConfig, TeacherConfig
 from llm2llm.tasks import build_task
 from llm2llm.teacher import Teacher
-from llm2llm.teacher.llamacpp_server import start_llama_server
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+from llamacpp_server import start_llama_server  # noqa: E402  (a test helper: tests/llamacpp_server.py)
 
 DATA_DIR = os.environ.get("LLM2LLM_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data"))
 

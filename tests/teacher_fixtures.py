@@ -27,7 +27,7 @@ import pytest
 from llm2llm.config import TaskConfig, TeacherConfig
 from llm2llm.example import Example
 from llm2llm.student.distributed import free_port
-from llm2llm.teacher.llamacpp_server import start_llama_server
+from llamacpp_server import start_llama_server
 from llm2llm.tasks import build_task
 
 REPO = Path(__file__).resolve().parent.parent

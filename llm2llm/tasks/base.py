@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from abc import ABC, abstractmethod
 from pathlib import Path
-from typing import Any, Callable, Iterable, Sequence
+from typing import Any, Callable, Iterable
 
 from llm2llm.errors import ConfigError, DataError
 from llm2llm.example import Example
@@ -169,11 +169,6 @@ class Task(ABC):
         if self.labels_in_prompt("eval"):
             return "generate", f"eval.mode=auto: the eval prompt names the {len(self.labels)} labels"
         return "score", f"eval.mode=auto: the eval prompt does not name the {len(self.labels)} labels"
-
-    def accuracy(self, predictions: Sequence[str | None], examples: Sequence[Example]) -> float:
-        if not examples:
-            return 0.0
-        return sum(self.is_correct(p, e) for p, e in zip(predictions, examples)) / len(examples)
 
 
 def normalise_label_text(s: str) -> str:

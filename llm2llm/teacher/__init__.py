@@ -12,16 +12,7 @@ call goes through one persistent cache (llm2llm.teacher.cache). Prompts are YAML
 ``llm2llm/prompts/``.
 """
 
-from llm2llm.teacher.backends import (Backend, GenRequest, Generation, LlamaCppBackend, LocalBackend, OpenAIBackend,
-                                      RequestFailed, TeacherError)
-from llm2llm.teacher.cache import TeacherCache, cache_key
-from llm2llm.teacher.core import AugmentResult, Teacher
-from llm2llm.teacher.dedup import NearDuplicateIndex, rouge_l
-from llm2llm.teacher.formats import Parsed, Rejected, check_calculations, parse_output
-from llm2llm.teacher.prompts import load_template, placeholders
+from llm2llm.teacher.backends import TeacherError
+from llm2llm.teacher.core import Teacher
 
-__all__ = [
-    "AugmentResult", "Backend", "GenRequest", "Generation", "LlamaCppBackend", "LocalBackend", "NearDuplicateIndex", "OpenAIBackend", "RequestFailed",
-    "Parsed", "Rejected", "Teacher", "TeacherCache", "TeacherError", "cache_key", "check_calculations",
-    "load_template", "parse_output", "placeholders", "rouge_l",
-]
+__all__ = ["Teacher", "TeacherError"]

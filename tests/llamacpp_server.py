@@ -3,7 +3,8 @@
     with start_llama_server() as base_url:   # http://127.0.0.1:<free port>/v1
         ... teacher=llamacpp teacher.base_url=<base_url> ...
 
-Used by the tests and benchmarks that exercise the OpenAI client path against a real server.
+Used by the tests and benchmarks that exercise the OpenAI client path against a real server; a test
+helper, so it lives under tests/ (benchmarks put tests/ on ``sys.path`` to import it).
 """
 
 from __future__ import annotations
