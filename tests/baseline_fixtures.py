@@ -8,11 +8,11 @@ from collections import Counter
 from pathlib import Path
 from typing import Any, Sequence
 
+from cli_helpers import ROOT
 from llm2llm.config import TaskConfig
 from llm2llm.example import Example, atomic_write_json
 from llm2llm.tasks import build_task
 
-ROOT = Path(__file__).resolve().parent.parent
 # numbers as written in questions: 48, 1,200, 3.5, $12, 20%
 NUMBER = re.compile(r"\d+(?:[.,]\d+)*")
 

@@ -12,37 +12,27 @@ from __future__ import annotations
 
 import hashlib
 import json
-import os
 import threading
 import time
 import urllib.request
 from dataclasses import dataclass
 from functools import lru_cache
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
 from typing import Any, Callable, Iterator
 
 import pytest
 
+from cli_helpers import require_data_dir
 from llm2llm.config import TaskConfig, TeacherConfig
 from llm2llm.example import Example
 from llm2llm.student.distributed import free_port
 from llamacpp_server import start_llama_server
 from llm2llm.tasks import build_task
 
-REPO = Path(__file__).resolve().parent.parent
-
-
-def data_dir() -> Path:
-    d = Path(os.environ.get("LLM2LLM_DATA_DIR") or REPO.parent / "shared" / "data")
-    if not d.is_dir():
-        pytest.skip(f"real datasets not found at {d} (set LLM2LLM_DATA_DIR)")
-    return d
-
 
 @lru_cache(maxsize=None)
 def _task_and_split(name: str, split: str) -> tuple[Any, tuple[Example, ...]]:
-    task = build_task(TaskConfig(name=name), str(data_dir()))
+    task = build_task(TaskConfig(name=name), str(require_data_dir()))
     return task, tuple(task.load(split))
 
 
@@ -50,10 +40,6 @@ def load_split(name: str, split: str) -> tuple[Any, list[Example]]:
     """(task, examples) of a real dataset split, loaded once per session."""
     task, examples = _task_and_split(name, split)
     return task, list(examples)
-
-
-def model_cache_dir() -> str:
-    return os.path.expanduser(os.environ.get("LLM2LLM_CACHE_DIR", "~/.cache/llm2llm"))
 
 
 def teacher_cfg(**overrides: Any) -> TeacherConfig:

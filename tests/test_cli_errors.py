@@ -8,18 +8,17 @@ from __future__ import annotations
 
 import json
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parent.parent
+from cli_helpers import train_py
+
 NO_MODEL = "student.model=/nonexistent/model"
 
 
 def run_train(*overrides: str, tmp_path: Path) -> subprocess.CompletedProcess:
-    cmd = [sys.executable, "train.py", NO_MODEL, "tracking=none", f"hydra.run.dir={tmp_path / 'run'}", *overrides]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120)
+    return train_py(NO_MODEL, "tracking=none", f"hydra.run.dir={tmp_path / 'run'}", *overrides, timeout=120)
 
 
 def error_line(proc: subprocess.CompletedProcess) -> str:
@@ -118,8 +117,7 @@ def test_bad_input_overwrites_nothing(tmp_path):
 
 
 def test_cfg_job_shows_composed_config():
-    proc = subprocess.run([sys.executable, "train.py", "task=trec", "method=finetune", "--cfg", "job"],
-                          cwd=ROOT, capture_output=True, text=True, timeout=120)
+    proc = train_py("task=trec", "method=finetune", "--cfg", "job", timeout=120)
     assert proc.returncode == 0, proc.stderr
     assert "name: trec" in proc.stdout and "name: finetune" in proc.stdout
     assert "api_key" not in proc.stdout.replace("api_key_env", "")

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from student_fixtures import sst2_task, smollm2_path, student_cfg, tiny_llama, trainer_cfg  # noqa: F401
+from student_fixtures import sst2_task, student_cfg, trainer_cfg
 from teacher_fixtures import FakeOpenAIServer, Reply
 
 from llm2llm.errors import ConfigError

@@ -9,7 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from student_fixtures import cache_dir, smollm2_path, sst2_task, student_cfg, tiny_llama, trainer_cfg  # noqa: F401
+from cli_helpers import CACHE_DIR
+from student_fixtures import sst2_task, student_cfg, trainer_cfg
 from wandb_offline import OfflineApi
 
 from llm2llm.config import TrackingConfig
@@ -24,7 +25,7 @@ def trained(tiny_llama, tmp_path_factory) -> Path:
     from llm2llm.student import Student
 
     task = sst2_task()
-    student = Student(student_cfg(tiny_llama), trainer_cfg(max_steps=4, logging_steps=1), task, cache_dir(), seed=0)
+    student = Student(student_cfg(tiny_llama), trainer_cfg(max_steps=4, logging_steps=1), task, str(CACHE_DIR), seed=0)
     return student.train(task.load("train")[:16], tmp_path_factory.mktemp("curve") / "checkpoint")
 
 

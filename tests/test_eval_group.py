@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from student_fixtures import DATA_DIR, smollm2_path, student_cfg, tiny_llama, trainer_cfg  # noqa: F401  (fixtures)
+from student_fixtures import DATA_DIR, student_cfg, trainer_cfg
 
 from llm2llm.config import EvalConfig, TaskConfig
 from llm2llm.errors import ConfigError

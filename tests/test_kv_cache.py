@@ -7,8 +7,6 @@ import copy
 
 import pytest
 
-from student_fixtures import smollm2_path, tiny_llama  # noqa: F401  (fixtures)
-
 
 @pytest.fixture(scope="module")
 def model(tiny_llama):

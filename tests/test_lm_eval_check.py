@@ -8,7 +8,7 @@ import json
 
 import pytest
 
-from student_fixtures import cache_dir, smollm2_path, sst2_task, tiny_llama  # noqa: F401
+from student_fixtures import sst2_task
 
 pytest.importorskip("lm_eval", reason="the lm-eval extra is not installed")
 

@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from student_fixtures import smollm2_path, tiny_llama, trainer_cfg  # noqa: F401  (fixtures)
+from student_fixtures import trainer_cfg
 
 from llm2llm.config import LoraConfig, StudentConfig, TaskConfig
 from llm2llm.example import Example

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 from omegaconf import OmegaConf
 
-from student_fixtures import DATA_DIR, smollm2_path  # noqa: F401  (fixture)
+from student_fixtures import DATA_DIR
 
 from llm2llm.config import TaskConfig
 from llm2llm.tasks import build_task

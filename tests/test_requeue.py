@@ -16,11 +16,9 @@ from pathlib import Path
 
 import pytest
 
-from cli_helpers import error_line
+from cli_helpers import error_line, train_env, train_py
 
 from llm2llm.rundir import CLAIM_FILE, RunDir, RunDirHeld, same_slurm_job, slurm_job
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def claim_from_other_node(run: Path, **slurm: str) -> Path:
@@ -100,12 +98,11 @@ def train(run: Path, tmp_path: Path, job: str) -> subprocess.CompletedProcess:
     train_file, test_file = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
     train_file.write_text('{"text": "a", "label": "yes"}\n{"text": "b", "label": "no"}\n')
     test_file.write_text('{"text": "is it?", "label": "yes"}\n')
-    env = {k: v for k, v in os.environ.items() if not k.startswith("SLURM_")}
+    env = {k: v for k, v in train_env().items() if not k.startswith("SLURM_")}
     env.update(SLURM_JOB_ID=job, SLURM_RESTART_COUNT="1")
-    cmd = [sys.executable, "train.py", "method=finetune", "student.model=/nonexistent/model", "tracking=none",
-           "task=jsonl", f"task.train_file={train_file}", f"task.test_file={test_file}", "task.labels=[yes,no]",
-           "task.seed_size=1", f"hydra.run.dir={run}"]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
+    return train_py("method=finetune", "student.model=/nonexistent/model", "tracking=none", "task=jsonl",
+                    f"task.train_file={train_file}", f"task.test_file={test_file}", "task.labels=[yes,no]",
+                    "task.seed_size=1", f"hydra.run.dir={run}", env=env, timeout=180)
 
 
 def test_requeued_run_resumes_on_another_node_and_another_jobs_claim_is_refused(tmp_path):

@@ -8,7 +8,7 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from baseline_fixtures import ROOT, FakeStudent, load, smollm2_student_cfg, tiny_trainer_cfg
+from baseline_fixtures import FakeStudent, load, smollm2_student_cfg, tiny_trainer_cfg
 from baselines.s2l import (allocate, cluster_trajectories, loss_trajectories, s2l_select, s2l_selection,
                            select_by_trajectories)
 from llm2llm.errors import ConfigError, DataError
@@ -309,7 +309,7 @@ def test_s2l_on_a_real_sst2_pool_with_the_real_small_model(tmp_path, data_dir, c
 
 
 @pytest.mark.slow
-def test_s2l_trains_its_proxy_model_not_the_student(tmp_path, data_dir):
+def test_s2l_trains_its_proxy_model_not_the_student(tmp_path, data_dir, smollm2_path):
     """method.proxy: the selection fine-tunes the small proxy (here a tiny random Llama: Pythia-70M is not
     available offline) with the proxy's own recipe, never the student and never with the student's trainer."""
     import torch
@@ -317,11 +317,10 @@ def test_s2l_trains_its_proxy_model_not_the_student(tmp_path, data_dir):
 
     from llm2llm.config import Config, MethodConfig, ProxyConfig, StudentConfig, TaskConfig, TrainerConfig
     from llm2llm.methods import get_method
-    from llm2llm.models import load_tokenizer, resolve_model
+    from llm2llm.models import load_tokenizer
     from llm2llm.student import Student
 
-    smollm2 = resolve_model("embedded:smollm2-135m-instruct", str(ROOT / ".cache" / "llm2llm"))
-    tok = load_tokenizer(smollm2)
+    tok = load_tokenizer(smollm2_path)
     torch.manual_seed(0)
     proxy_dir = tmp_path / "tiny-proxy"
     LlamaForCausalLM(LlamaConfig(vocab_size=len(tok), hidden_size=32, intermediate_size=64, num_hidden_layers=1,
@@ -331,7 +330,7 @@ def test_s2l_trains_its_proxy_model_not_the_student(tmp_path, data_dir):
     proxy = ProxyConfig(model=str(proxy_dir), learning_rate=3e-3, warmup_ratio=0.0, max_steps=2, per_device_batch_size=4,
                         gradient_accumulation_steps=1, bf16="false", save_every=None, n_checkpoints=2, max_length=128)
     cfg = Config(task=TaskConfig(name="sst2", seed_size=4), seed=0,
-                 student=StudentConfig(name="student", model=smollm2, dtype="float32", max_length=128),
+                 student=StudentConfig(name="student", model=smollm2_path, dtype="float32", max_length=128),
                  method=MethodConfig(name="s2l", pool_size=12, budget=4, n_clusters=2, proxy=proxy),
                  trainer=TrainerConfig(name="t", learning_rate=1e-4, max_steps=5, per_device_batch_size=8, bf16="false",
                                        warmup_ratio=0.0))

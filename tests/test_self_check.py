@@ -11,17 +11,14 @@ from __future__ import annotations
 import hashlib
 import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-from cli_helpers import error_line
+from cli_helpers import error_line, train_env, train_py
 
 from llm2llm.teacher.backends import TeacherError
 from llm2llm.teacher.self_check import TeacherSelfCheckFailed, self_check
-
-ROOT = Path(__file__).resolve().parent.parent
 
 CRASHING_LLAMA_CPP = '''
 import ctypes
@@ -50,11 +47,10 @@ def train(run: Path, tmp_path: Path, pythonpath: str, *extra: str) -> subprocess
     train_file, test_file = tmp_path / "train.jsonl", tmp_path / "test.jsonl"
     train_file.write_text('{"text": "a", "label": "yes"}\n{"text": "b", "label": "no"}\n')
     test_file.write_text('{"text": "is it?", "label": "yes"}\n')
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [pythonpath, os.environ.get("PYTHONPATH")]))}
-    cmd = [sys.executable, "train.py", "method=llm2llm", "teacher=local-smollm2-llamacpp",
-           "student.model=/nonexistent/model", "tracking=none", "task=jsonl", f"task.train_file={train_file}",
-           f"task.test_file={test_file}", "task.labels=[yes,no]", "task.seed_size=1", f"hydra.run.dir={run}", *extra]
-    return subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=180, env=env)
+    env = train_env(PYTHONPATH=os.pathsep.join(filter(None, [pythonpath, os.environ.get("PYTHONPATH")])))
+    return train_py("method=llm2llm", "teacher=local-smollm2-llamacpp", "student.model=/nonexistent/model",
+                    "tracking=none", "task=jsonl", f"task.train_file={train_file}", f"task.test_file={test_file}",
+                    "task.labels=[yes,no]", "task.seed_size=1", f"hydra.run.dir={run}", *extra, env=env, timeout=180)
 
 
 def snapshot(run: Path) -> dict[str, tuple[str, int]]:

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from student_fixtures import cache_dir, smollm2_path, sst2_task, student_cfg, tiny_llama, trainer_cfg  # noqa: F401
+from cli_helpers import CACHE_DIR
+from student_fixtures import sst2_task, student_cfg, trainer_cfg
 
 from llm2llm.errors import ConfigError, Llm2llmError
 from llm2llm.student import COMPLETE, Prediction, Student, is_complete
@@ -22,7 +23,7 @@ def sst2_run(tmp_path_factory, smollm2_path):
     seeds = task.load("train")[:32]
     student = Student(student_cfg("embedded:smollm2-135m-instruct", r=16, alpha=32,
                                   target_modules=["q_proj", "k_proj", "v_proj", "o_proj"]),
-                      trainer_cfg(learning_rate=1e-3, per_device_batch_size=8), task, cache_dir(), seed=0)
+                      trainer_cfg(learning_rate=1e-3, per_device_batch_size=8), task, str(CACHE_DIR), seed=0)
     out = tmp_path_factory.mktemp("sst2") / "iter-0" / "model"
     ckpt = student.train(seeds, out, checkpoints=2)
     yield task, seeds, student, ckpt
@@ -44,7 +45,7 @@ def test_lora_training_lowers_loss_and_adapter_reloads(sst2_run):
     assert [p.id for p in preds] == [e.id for e in test] and all(isinstance(p, Prediction) for p in preds)
     assert sum(p.prediction is not None for p in preds) >= 12  # learned to answer with a label and stop
     json.dumps([p.to_dict() for p in preds])
-    fresh = Student(student.cfg, student.trainer, task, cache_dir(), seed=0)  # reload from disk in a new Student
+    fresh = Student(student.cfg, student.trainer, task, str(CACHE_DIR), seed=0)  # reload from disk in a new Student
     assert [p.output for p in fresh.predict(ckpt, test)] == [p.output for p in preds]
     fresh.release()
 
@@ -94,7 +95,7 @@ def _train_two_ranks(tiny_llama: str, out: Path, launcher: str, zero: str):
     exs = task.load("train")[:32]
     student = Student(student_cfg(tiny_llama, enabled=False),
                       trainer_cfg(num_processes=2, launcher=launcher, deepspeed=f"deepspeed/{zero}.json", max_steps=3),
-                      task, cache_dir(), seed=0)
+                      task, str(CACHE_DIR), seed=0)
     ckpt = student.train(exs, out)
     assert is_complete(ckpt)
     _check_ranks_saw_different_data(ckpt, {e.id for e in exs})
@@ -136,7 +137,7 @@ def test_zero3_one_process_without_a_launcher(tiny_llama, tmp_path):
     task = sst2_task()
     exs = task.load("train")[:8]
     student = Student(student_cfg(tiny_llama, enabled=False),
-                      trainer_cfg(num_processes=1, deepspeed="deepspeed/zero3.json", max_steps=2), task, cache_dir(),
+                      trainer_cfg(num_processes=1, deepspeed="deepspeed/zero3.json", max_steps=2), task, str(CACHE_DIR),
                       seed=0)
     ckpt = student.train(exs, tmp_path / "zero3-one")
     assert is_complete(ckpt) and student.training_summary(ckpt)["processes"] == 1
@@ -148,14 +149,14 @@ def test_zero3_one_process_without_a_launcher(tiny_llama, tmp_path):
 
 # --------------------------------------------------------------------------- bad input
 def test_missing_student_path_names_it(tmp_path):
-    student = Student(student_cfg(str(tmp_path / "no-such-model")), trainer_cfg(), sst2_task(), cache_dir(), 0)
+    student = Student(student_cfg(str(tmp_path / "no-such-model")), trainer_cfg(), sst2_task(), str(CACHE_DIR), 0)
     with pytest.raises(ConfigError, match="no-such-model"):
         student.predict(None, sst2_task().load("test")[:1])
 
 
 def test_hub_id_offline_says_how_to_predownload(monkeypatch):
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
-    student = Student(student_cfg("some-org/not-downloaded-model-xyz"), trainer_cfg(), sst2_task(), cache_dir(), 0)
+    student = Student(student_cfg("some-org/not-downloaded-model-xyz"), trainer_cfg(), sst2_task(), str(CACHE_DIR), 0)
     with pytest.raises(ConfigError, match="download"):
         student.predict(None, sst2_task().load("test")[:1])
 
@@ -163,7 +164,7 @@ def test_hub_id_offline_says_how_to_predownload(monkeypatch):
 def test_lora_targets_that_do_not_match_list_the_real_modules(tiny_llama, tmp_path):
     task = sst2_task()
     student = Student(student_cfg(tiny_llama, target_modules=["q_proj", "query_key_value"]), trainer_cfg(max_steps=1),
-                      task, cache_dir(), 0)
+                      task, str(CACHE_DIR), 0)
     with pytest.raises(ConfigError, match=r"query_key_value.*q_proj.*v_proj"):
         student.train(task.load("train")[:4], tmp_path / "m")
     assert not is_complete(tmp_path / "m")
@@ -178,7 +179,7 @@ def test_out_of_memory_names_the_knobs(tiny_llama, tmp_path, monkeypatch):
 
     monkeypatch.setattr(Trainer, "train", oom)
     task = sst2_task()
-    student = Student(student_cfg(tiny_llama), trainer_cfg(max_steps=1), task, cache_dir(), 0)
+    student = Student(student_cfg(tiny_llama), trainer_cfg(max_steps=1), task, str(CACHE_DIR), 0)
     with pytest.raises(Llm2llmError, match="per_device_batch_size.*max_length.*gradient_checkpointing"):
         student.train(task.load("train")[:4], tmp_path / "m")
     assert not (tmp_path / "m").exists()
@@ -189,7 +190,7 @@ def test_killed_run_leaves_no_complete_looking_checkpoint(tiny_llama, tmp_path, 
 
     task = sst2_task()
     exs = task.load("train")[:8]
-    student = Student(student_cfg(tiny_llama), trainer_cfg(max_steps=2), task, cache_dir(), 0)
+    student = Student(student_cfg(tiny_llama), trainer_cfg(max_steps=2), task, str(CACHE_DIR), 0)
     out = tmp_path / "m"
     real_save = Trainer.save_model
 
@@ -219,6 +220,6 @@ def test_score_mode_needs_labels(tiny_llama):
     from llm2llm.config import EvalConfig
 
     task = build_task(OmegaConf.structured(TaskConfig(name="gsm8k")), DATA_DIR, EvalConfig(mode="score"))
-    student = Student(student_cfg(tiny_llama), trainer_cfg(), task, cache_dir(), 0)
+    student = Student(student_cfg(tiny_llama), trainer_cfg(), task, str(CACHE_DIR), 0)
     with pytest.raises(ConfigError, match="eval.mode=score needs a task with a label set"):
         student.predict(None, task.load("test")[:1])

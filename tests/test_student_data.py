@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from student_fixtures import cache_dir, smollm2_path, sst2_task  # noqa: F401  (fixture)
+from cli_helpers import CACHE_DIR
+from student_fixtures import sst2_task
 
 from llm2llm.errors import ConfigError
 from llm2llm.student.data import (IGNORE_INDEX, PadCollator, TargetTooLong, encode, end_of_turn_id, fit_prompt,
@@ -18,10 +19,10 @@ from llm2llm.student.train import gradient_accumulation, resolve_deepspeed_confi
 
 
 @pytest.fixture(scope="module")
-def tok(smollm2_path):
+def tok(smollm2_tokenizer):
     from llm2llm.models import load_tokenizer
 
-    return load_tokenizer(smollm2_path)
+    return load_tokenizer(smollm2_tokenizer)
 
 
 def test_labels_mask_the_prompt_and_keep_the_end_of_turn_token(tok):
@@ -153,6 +154,7 @@ def test_launch_commands(tmp_path, monkeypatch):
         launch_commands({**t, "num_nodes": 2, "launcher": "deepspeed", "hostfile": str(tmp_path / "missing")}, spec)
 
 
+@pytest.mark.slow
 def test_smollm2_materialises_once_and_reloads(smollm2_path):
     """The second resolve finds the finished folder (marker present) and converts nothing."""
     from llm2llm.models import resolve_model
@@ -160,7 +162,7 @@ def test_smollm2_materialises_once_and_reloads(smollm2_path):
     marker = Path(smollm2_path) / ".complete"
     before = marker.stat().st_mtime_ns
     weights = (Path(smollm2_path) / "model.safetensors").stat().st_mtime_ns
-    again = resolve_model("embedded:smollm2-135m-instruct", cache_dir())
+    again = resolve_model("embedded:smollm2-135m-instruct", CACHE_DIR)
     assert (Path(again) / "model.safetensors").stat().st_mtime_ns == weights  # not rewritten
     assert again == smollm2_path and marker.stat().st_mtime_ns == before
     assert (Path(again) / "model.safetensors").is_file() and (Path(again) / "config.json").is_file()

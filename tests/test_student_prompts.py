@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from omegaconf import OmegaConf
 
-from student_fixtures import DATA_DIR, smollm2_path  # noqa: F401  (fixture)
+from student_fixtures import DATA_DIR
 
 from llm2llm.config import TaskConfig
 from llm2llm.errors import ConfigError
@@ -83,11 +83,11 @@ def test_jsonl_qa_prompt_is_unchanged(tmp_path):
     assert task.eval_mode() == ("generate", "eval.mode=auto: free-form answers")
 
 
-def test_the_student_tokens_are_the_prompt_rendered_through_the_chat_template(smollm2_path):
+def test_the_student_tokens_are_the_prompt_rendered_through_the_chat_template(smollm2_tokenizer):
     from llm2llm.models import load_tokenizer
     from llm2llm.student.data import prompt_ids
 
-    tok = load_tokenizer(smollm2_path)
+    tok = load_tokenizer(smollm2_tokenizer)
     task = task_of("sst2")
     ex = task.load("test")[0]
     text = tok.apply_chat_template([{"role": "user", "content": classification_ref(task, ex)}], tokenize=False,
@@ -100,7 +100,7 @@ OWN_TRAIN = 'prompt: "A maths question follows.\\n\\n{question}\\n\\nAnswer:"\np
 OWN_EVAL = 'prompt: "Work this out one step at a time.\\n\\n{question}\\n\\nAnswer:"\nplain: "{prompt}"\n'
 
 
-def test_own_train_and_eval_templates(tmp_path, smollm2_path):
+def test_own_train_and_eval_templates(tmp_path, smollm2_tokenizer):
     (tmp_path / "train.yaml").write_text(OWN_TRAIN)
     (tmp_path / "eval.yaml").write_text(OWN_EVAL)
     task = task_of("gsm8k", train_prompt=str(tmp_path / "train.yaml"), eval_prompt=str(tmp_path / "eval.yaml"))
@@ -112,7 +112,7 @@ def test_own_train_and_eval_templates(tmp_path, smollm2_path):
     from llm2llm.student.data import encode, prompt_ids
     from llm2llm.models import load_tokenizer
 
-    tok = load_tokenizer(smollm2_path)
+    tok = load_tokenizer(smollm2_tokenizer)
     enc = encode(tok, task, ex, 1024)  # training uses the train template, evaluation the eval one
     assert enc["input_ids"][:len(prompt_ids(tok, task, ex, "train"))] == prompt_ids(tok, task, ex, "train")
     assert prompt_ids(tok, task, ex, "eval") != prompt_ids(tok, task, ex, "train")

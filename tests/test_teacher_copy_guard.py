@@ -15,7 +15,8 @@ from llm2llm.teacher.copy_guard import (NoCopyProcessor, PlaceholderGuard, json_
                                         quote_tokens)
 from llm2llm.teacher.dedup import rouge_l
 from llm2llm.teacher.prompts import style_examples
-from teacher_fixtures import load_split, model_cache_dir, teacher_cfg
+from cli_helpers import CACHE_DIR
+from teacher_fixtures import load_split, teacher_cfg
 
 
 def test_no_copy_forbids_exactly_the_token_that_completes_a_copied_ngram():
@@ -141,7 +142,7 @@ def test_the_teacher_with_the_guard_writes_no_copy_of_its_parent_or_style_exampl
     cfg = teacher_cfg(name="llamacpp-inproc", backend="llamacpp", model="embedded:smollm2-135m-instruct",
                       max_tokens=96, max_reasks=0, style_examples=3, no_copy_ngram=4,
                       cache_path=str(tmp_path / "cache"))
-    with Teacher(cfg, task, model_cache_dir()) as t:
+    with Teacher(cfg, task, str(CACHE_DIR)) as t:
         r = t.augment(parents, k=1, iteration=1, existing=seeds, forbidden=test)
     assert r.stats["generated"] == len(parents) and r.examples, r.stats
     assert "echo" not in r.stats["rejected"], r.stats
@@ -201,8 +202,8 @@ def test_the_guard_and_the_grammar_are_part_of_the_cache_key():
     from llm2llm.teacher.backends import LlamaCppBackend
 
     schema = {"type": "object", "properties": {"sentence": {"type": "string"}}}
-    fields = {n: LlamaCppBackend(teacher_cfg(backend="llamacpp", no_copy_ngram=n), model_cache_dir()).key_fields(schema)
+    fields = {n: LlamaCppBackend(teacher_cfg(backend="llamacpp", no_copy_ngram=n), str(CACHE_DIR)).key_fields(schema)
               for n in (0, 4)}
     assert fields[0] == {"grammar": copy_guard.GRAMMAR_VERSION}
     assert fields[4] == {"grammar": copy_guard.GRAMMAR_VERSION, "no_copy_ngram": 4, "guard": copy_guard.GUARD_VERSION}
-    assert LlamaCppBackend(teacher_cfg(backend="llamacpp"), model_cache_dir()).key_fields(None) == {}  # plain text
+    assert LlamaCppBackend(teacher_cfg(backend="llamacpp"), str(CACHE_DIR)).key_fields(None) == {}  # plain text

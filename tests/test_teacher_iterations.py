@@ -9,7 +9,6 @@ from __future__ import annotations
 import pytest
 
 from llm2llm.teacher import Teacher
-from student_fixtures import smollm2_path, tiny_llama  # noqa: F401  (fixtures)
 from teacher_fixtures import FakeOpenAIServer, Reply, load_split, teacher_cfg
 
 ITERATIONS = 6

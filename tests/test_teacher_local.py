@@ -6,7 +6,8 @@ from __future__ import annotations
 import pytest
 
 from llm2llm.teacher import Teacher
-from teacher_fixtures import load_split, model_cache_dir, teacher_cfg
+from cli_helpers import CACHE_DIR
+from teacher_fixtures import load_split, teacher_cfg
 
 pytestmark = pytest.mark.slow
 
@@ -17,7 +18,7 @@ def test_local_teacher_on_real_sst2_seeds(tmp_path):
     seeds = train[:2]
     cfg = teacher_cfg(backend="local", model="embedded:smollm2-135m-instruct", max_tokens=64, batch_size=4,
                       max_reasks=1, dtype="float32", cache_path=str(tmp_path / "teacher_cache"))
-    with Teacher(cfg, task, model_cache_dir()) as teacher:
+    with Teacher(cfg, task, str(CACHE_DIR)) as teacher:
         teacher.check_ready()
         r1 = teacher.augment(seeds, k=2, iteration=1, existing=train[:100], forbidden=test)
         assert r1.stats["request_errors"] == 0 and r1.stats["completion_tokens"] > 0

@@ -10,7 +10,8 @@ import pytest
 from llm2llm.teacher import Teacher
 from llm2llm.teacher.formats import parse_output
 from llm2llm.teacher.structured import schema_for, to_plain
-from teacher_fixtures import FakeOpenAIServer, Reply, load_split, model_cache_dir, teacher_cfg
+from cli_helpers import CACHE_DIR
+from teacher_fixtures import FakeOpenAIServer, Reply, load_split, teacher_cfg
 
 
 @pytest.mark.parametrize("name", ["sst2", "trec", "gsm8k"])
@@ -86,10 +87,10 @@ def test_in_process_llamacpp_is_seeded_per_request(tmp_path):
     task, train = load_split("sst2", "train")
     _, test = load_split("sst2", "test")
     seeds = train[:3]
-    with Teacher(llamacpp_teacher(tmp_path, "cold"), task, model_cache_dir()) as t:
+    with Teacher(llamacpp_teacher(tmp_path, "cold"), task, str(CACHE_DIR)) as t:
         cold = t.augment(seeds, k=1, iteration=1, existing=seeds, forbidden=test)
     # another cache, warmed with the middle seed only: the other two requests must come out the same
-    with Teacher(llamacpp_teacher(tmp_path, "warm"), task, model_cache_dir()) as t:
+    with Teacher(llamacpp_teacher(tmp_path, "warm"), task, str(CACHE_DIR)) as t:
         t.augment(seeds[1:2], k=1, iteration=1, existing=seeds, forbidden=test)
         warm = t.augment(seeds, k=1, iteration=1, existing=seeds, forbidden=test)
     assert warm.stats["cache_hits"] == 1 and warm.stats["cache_misses"] == 2
@@ -106,7 +107,7 @@ def test_in_process_llamacpp_output_is_constrained_and_keeps_the_label(tmp_path,
     seeds = train[:4] if name != "gsm8k" else train[:2]
     cfg = llamacpp_teacher(tmp_path, "cache")
     cfg.max_tokens = 320 if name == "gsm8k" else 96
-    with Teacher(cfg, task, model_cache_dir()) as t:
+    with Teacher(cfg, task, str(CACHE_DIR)) as t:
         r = t.augment(seeds, k=1, iteration=1, existing=seeds, forbidden=test)
     outputs = [o for rec in r.records for o in rec["outputs"]]
     assert len(outputs) == len(seeds)
@@ -121,7 +122,7 @@ def test_in_process_llamacpp_output_is_constrained_and_keeps_the_label(tmp_path,
     # AugGPT's rephrasings go through the same grammar and the same validators. More seeds: the 135M
     # teacher often copies the sentence it is to rephrase (rejected as an echo); 0 of the first 4 kept.
     seeds = train[:16]
-    with Teacher(cfg, task, model_cache_dir()) as t:
+    with Teacher(cfg, task, str(CACHE_DIR)) as t:
         r = t.rephrase(seeds, 1, existing=[], forbidden=test)
     outputs = [o for rec in r.records for o in rec["outputs"]]
     assert len(outputs) == len(seeds) and all(o.lstrip().startswith("{") for o in outputs)
