@@ -14,9 +14,9 @@ imported by ``_load_all``) plus one ``conf/method/<name>.yaml``.
 from __future__ import annotations
 
 from llm2llm.errors import ConfigError
-from llm2llm.methods.base import REGISTRY, Method, register
+from llm2llm.methods.base import REGISTRY, Method
 
-__all__ = ["Method", "get_method", "register"]
+__all__ = ["Method", "get_method"]
 
 
 def get_method(name: str) -> Method:
