@@ -42,7 +42,34 @@ def _int(value: Any, where: str) -> int:
     return value
 
 
-def read_budget(path: str | Path, expect_task: str | None = None, expect_seed: int | None = None) -> Budget:
+def find_matched_run(root: Path, task: str, seed: int, teacher: str | None = None, student: str | None = None) -> Path:
+    """The one LLM2LLM run under ``root`` (searched at any depth, so override suffixes that a sweep adds
+    to run directories do not matter) made for ``task``, ``seed`` and ``student`` (and ``teacher``,
+    by ``teacher.name``, if given). ConfigError (one line) if there is none, or several."""
+    key = "method.budget_from"
+    found = []
+    for f in sorted(root.rglob(RESULTS_FILE)):
+        try:
+            data = json.loads(f.read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            continue
+        cfg = data.get("config") or {}
+        if (data.get("method") == "llm2llm" and data.get("task") == task and data.get("seed") == seed
+                and (student is None or data.get("student") == student)
+                and (teacher is None or data.get("teacher") == teacher or (cfg.get("teacher") or {}).get("name") == teacher)):
+            found.append(f.parent)
+    want = f"task {task}, seed {seed}" + (f", student {student}" if student else "") + (f", teacher {teacher}" if teacher else "")
+    if not found:
+        raise ConfigError(f"{key}: no LLM2LLM run with a {RESULTS_FILE} for {want} under {root} (run it first; "
+                          "in a sweep, list llm2llm before the budget-matched methods)")
+    if len(found) > 1:
+        raise ConfigError(f"{key}: {len(found)} LLM2LLM runs for {want} under {root} ({', '.join(str(d) for d in found[:3])}"
+                          f"{', ...' if len(found) > 3 else ''}): set method.budget_teacher or give the run directory")
+    return found[0]
+
+
+def read_budget(path: str | Path, expect_task: str | None = None, expect_seed: int | None = None,
+                teacher: str | None = None, student: str | None = None) -> Budget:
     """Read the augmentation budget from an LLM2LLM ``results.json`` (or a run dir holding one).
 
     Raises ConfigError (one line, naming the file) when the file is missing, not JSON, not a
@@ -51,6 +78,9 @@ def read_budget(path: str | Path, expect_task: str | None = None, expect_seed: i
     another task (``expect_task``) or seed (``expect_seed``) than the baseline being matched.
     """
     p = Path(path).expanduser()
+    if (p.is_dir() and expect_task is not None and expect_seed is not None
+            and (teacher is not None or not (p / RESULTS_FILE).is_file())):
+        p = find_matched_run(p, expect_task, expect_seed, teacher, student)
     if p.is_dir():
         p = p / RESULTS_FILE
     key = "method.budget_from"
@@ -138,7 +168,8 @@ def split_budget(n_seeds: int, total: int, seed: int = 0) -> list[int]:
 
 def per_seed_counts(seeds: Sequence[Example] | int, num_aug: int, budget_from: str | Path | None = None,
                     seed: int = 0, task: str | None = None, expect_seed: int | None = None,
-                    test_subset: tuple[int | None, int] | None = None) -> list[int]:
+                    test_subset: tuple[int | None, int] | None = None, teacher: str | None = None,
+                    student: str | None = None) -> list[int]:
     """How many augmentations each seed gets (EDA / AugGPT), in seed order.
 
     Without ``budget_from``: ``num_aug`` each. With it (``method.budget_from``): the LLM2LLM run's
@@ -150,7 +181,7 @@ def per_seed_counts(seeds: Sequence[Example] | int, num_aug: int, budget_from: s
     """
     n = seeds if isinstance(seeds, int) else len(seeds)
     if budget_from:
-        budget = read_budget(budget_from, expect_task=task, expect_seed=expect_seed)
+        budget = read_budget(budget_from, expect_task=task, expect_seed=expect_seed, teacher=teacher, student=student)
         if test_subset is not None and not isinstance(seeds, int):
             check_same_data(budget, [e.id for e in seeds], *test_subset)
         return split_budget(n, budget.total, seed)
@@ -169,5 +200,5 @@ def expand_counts(num_aug: int | Sequence[int], n: int) -> list[int]:
     return counts
 
 
-__all__ = ["Budget", "read_budget", "split_budget", "per_seed_counts", "expand_counts",
+__all__ = ["Budget", "find_matched_run", "read_budget", "split_budget", "per_seed_counts", "expand_counts",
            "check_same_data", "RESULTS_FILE"]

@@ -202,7 +202,8 @@ class ProxyConfig:
 
 @dataclass
 class MethodConfig:
-    #: a method registered in llm2llm/methods/ (built in: finetune | llm2llm | eda | auggpt | s2l); the registry
+    #: a method registered in llm2llm/methods/ (built in: finetune | llm2llm | eda | auggpt | s2l | untargeted |
+    #: random_extra); the registry
     #: (llm2llm.methods.get_method) rejects any other name when the run starts
     name: str = MISSING
     #: LLM2LLM iterations (paper GSM8K: 10); a method that does not iterate trains once
@@ -217,8 +218,11 @@ class MethodConfig:
     alpha_ri: float = 0.1
     alpha_rs: float = 0.1
     alpha_rd: float = 0.1
-    #: set the baseline's total augmentations to what this LLM2LLM results.json added
+    #: set the baseline's total augmentations to what an LLM2LLM run added: its results.json, its run
+    #: directory, or a directory to search for the one finished LLM2LLM run of this task, seed and student
     budget_from: Optional[str] = None
+    #: with a directory to search: take the LLM2LLM run of this teacher (teacher.name), where there are several
+    budget_teacher: Optional[str] = None
     #: S2L: candidate pool size drawn from train (null: all of train, as S2L), selection budget (null: the seed size)
     pool_size: Optional[int] = 256
     budget: Optional[int] = None

@@ -28,4 +28,5 @@ def get_method(name: str) -> Method:
 
 
 def _load_all() -> None:
-    from llm2llm.methods import auggpt, eda, finetune, llm2llm, s2l  # noqa: F401  (they register themselves)
+    from llm2llm.methods import (auggpt, eda, finetune, llm2llm, random_extra, s2l,  # noqa: F401  (they register themselves)
+                                 untargeted)

@@ -14,7 +14,7 @@ class AugGPT(Method):
     name = "auggpt"
     needs_teacher = True
 
-    def initial_training_set(self, cfg: Any, seeds: list[Example], test: list[Example],
+    def initial_training_set(self, cfg: Any, seeds: list[Example], train: list[Example], test: list[Example],
                              teacher: Any) -> tuple[list[Example], dict[str, Any]]:
         from baselines.auggpt import auggpt_augment
 

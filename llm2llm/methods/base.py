@@ -27,9 +27,9 @@ class Method:
 
         return select(cfg, train, len(seeds), student, work_dir)
 
-    def initial_training_set(self, cfg: Any, seeds: list[Example], test: list[Example],
+    def initial_training_set(self, cfg: Any, seeds: list[Example], train: list[Example], test: list[Example],
                              teacher: Any) -> tuple[list[Example], dict[str, Any]]:
-        """D_0 and the stats of whatever produced it."""
+        """D_0 and the stats of whatever produced it (``train``: the task's whole train split)."""
         return list(seeds), {}
 
 

@@ -13,7 +13,7 @@ from llm2llm.methods.augment import counts
 class EDA(Method):
     name = "eda"
 
-    def initial_training_set(self, cfg: Any, seeds: list[Example], test: list[Example],
+    def initial_training_set(self, cfg: Any, seeds: list[Example], train: list[Example], test: list[Example],
                              teacher: Any) -> tuple[list[Example], dict[str, Any]]:
         from baselines.eda import eda_augment
 

@@ -1,0 +1,134 @@
+"""A reference judge of generated examples: is a kept example what it claims to be?
+
+The teacher stage's validators check form (parsable, the parent's label, not a copy); they cannot
+tell whether "The positive" is a positive movie review. The judge is an independent check, recorded
+beside kept / generated for every teacher stage and every augmented D_0:
+
+- labelled tasks (SST-2, TREC, SNIPS, any JSONL task with labels): a TF-IDF (word 1-2 grams,
+  sublinear tf) + logistic-regression classifier trained on the task's whole train split accepts an
+  example when it predicts the example's claimed label. Its accuracy on the task's test split is
+  recorded with it, so an acceptance rate can be read against how often the judge itself is right.
+- GSM8K: the answer is recomputed from the rationale's arithmetic: every ``<<a*b=c>>`` annotation
+  (or, without annotations, every written ``a * b = c``) must hold, and the final ``#### N`` must be
+  the result of the last one. A rationale with no arithmetic is not accepted.
+- CaseHOLD (multiple choice over holdings): no judge; nothing is recorded.
+"""
+
+from __future__ import annotations
+
+import re
+from typing import Any, Iterable, Protocol
+
+from llm2llm.example import Example
+from llm2llm.tasks.base import Task
+from llm2llm.tasks.gsm8k import canonical_number
+from llm2llm.teacher.formats import check_calculations, safe_arith
+
+
+class Judge(Protocol):
+    name: str
+
+    def accepts(self, examples: list[Example]) -> list[bool]: ...
+
+    def describe(self) -> dict[str, Any]: ...
+
+
+class LabelJudge:
+    """TF-IDF + logistic regression on the whole train split (see the module docstring)."""
+
+    name = "tfidf-logreg"
+
+    def __init__(self, train: list[Example], test: list[Example]) -> None:
+        from sklearn.feature_extraction.text import TfidfVectorizer
+        from sklearn.linear_model import LogisticRegression
+        from sklearn.pipeline import make_pipeline
+
+        self.model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
+                                   LogisticRegression(max_iter=2000))
+        from threadpoolctl import threadpool_limits
+
+        with threadpool_limits(1):  # lbfgs's BLAS threads only contend on a shared CPU (3x slower here)
+            self.model.fit([e.text for e in train], [e.answer for e in train])
+        self.test_accuracy = (self._agree(test) / len(test)) if test else None
+
+    def _agree(self, examples: list[Example]) -> int:
+        return sum(self.accepts(examples))
+
+    def accepts(self, examples: list[Example]) -> list[bool]:
+        if not examples:
+            return []
+        predicted = self.model.predict([e.text for e in examples])
+        return [str(p) == e.answer for p, e in zip(predicted, examples)]
+
+    def describe(self) -> dict[str, Any]:
+        acc = None if self.test_accuracy is None else round(self.test_accuracy, 4)
+        return {"judge": self.name, "judge_test_accuracy": acc}
+
+
+#: "12 * 3 = 36", "$4.50 x 2 = $9": an arithmetic expression (at least one operator) equal to a number
+_EQUATION = re.compile(r"(\(?\$?\d[\d,]*(?:\.\d+)?(?:\s*[-+*/x×÷]\s*\(?\$?\d[\d,]*(?:\.\d+)?\)?)+)\s*=\s*\$?\s*"
+                       r"(-?\d[\d,]*(?:\.\d+)?)")
+_ANNOTATION = re.compile(r"<<([^<>=]+)=([^<>]+)>>")
+
+
+def rationale_holds(answer: str) -> bool:
+    """Whether a GSM8K answer's arithmetic recomputes its final number (see the module docstring)."""
+    if answer.count("####") != 1:
+        return False
+    rationale, final = answer.split("####")
+    final_number = canonical_number(final)
+    annotated = _ANNOTATION.findall(rationale)
+    if annotated:
+        if check_calculations(rationale):
+            return False
+        last = annotated[-1][1]
+    else:
+        written = _EQUATION.findall(rationale)
+        if not written:
+            return False
+        for expr, result in written:
+            try:
+                if abs(safe_arith(expr) - float(result.replace(",", ""))) > 1e-6 * max(1.0, abs(float(result.replace(",", "")))) + 0.005:
+                    return False
+            except ValueError:
+                return False
+        last = written[-1][1]
+    return final_number is not None and canonical_number(last) == final_number
+
+
+class ArithmeticJudge:
+    name = "arithmetic"
+
+    def accepts(self, examples: list[Example]) -> list[bool]:
+        return [rationale_holds(e.answer) for e in examples]
+
+    def describe(self) -> dict[str, Any]:
+        return {"judge": self.name}
+
+
+def build_judge(task: Task, train: list[Example], test: list[Example]) -> Judge | None:
+    if task.teacher_template == "gsm8k":
+        return ArithmeticJudge()
+    if task.labels is not None and task.teacher_template == "classification":
+        return LabelJudge(train, test)
+    return None
+
+
+class LazyJudge:
+    """Builds the task's judge on first use (fitting it costs seconds; runs without generated
+    examples never pay it) and summarises its verdicts as run statistics."""
+
+    def __init__(self, task: Task, train: list[Example], test: list[Example]) -> None:
+        self.task, self.train, self.test = task, train, test
+        self._judge: Judge | None = None
+        self._built = False
+
+    def stats(self, examples: Iterable[Example]) -> dict[str, Any] | None:
+        """``{"judge", "checked", "accepted", ...}`` for the generated examples, or None without a judge."""
+        generated = [e for e in examples if e.origin != "seed"]
+        if not self._built:
+            self._judge, self._built = build_judge(self.task, self.train, self.test), True
+        if self._judge is None:
+            return None
+        verdicts = self._judge.accepts(generated)
+        return {**self._judge.describe(), "checked": len(verdicts), "accepted": sum(verdicts)}
