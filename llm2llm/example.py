@@ -8,7 +8,7 @@ import os
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable
+from typing import Any, Iterable, Iterator
 
 from llm2llm.errors import DataError
 
@@ -93,12 +93,12 @@ def write_examples(path: str | os.PathLike, examples: Iterable[Example]) -> None
     atomic_write_text(path, dumps_jsonl(e.to_dict() for e in examples))
 
 
-def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
-    """Read a JSONL file; a malformed line raises a DataError naming the file and line."""
+def iter_jsonl(path: str | os.PathLike) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for every non-blank line of a JSONL file. A missing file, bad UTF-8, a
+    malformed line or a line that is not a JSON object raises a DataError naming the file (and line)."""
     path = Path(path)
     if not path.is_file():
         raise DataError(f"{path}: file not found")
-    rows: list[dict[str, Any]] = []
     try:
         with open(path, encoding="utf-8-sig") as f:  # a byte-order mark (Windows editors) is fine
             for lineno, line in enumerate(f, start=1):
@@ -110,17 +110,21 @@ def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
                     raise DataError(f"{path}:{lineno}: malformed JSON ({e.msg}); expected one JSON object per line") from None
                 if not isinstance(row, dict):
                     raise DataError(f"{path}:{lineno}: expected a JSON object, got {type(row).__name__}")
-                rows.append(row)
+                yield lineno, row
     except UnicodeDecodeError as e:
         raise DataError(f"{path}: not valid UTF-8 at byte {e.start} ({e.reason})") from None
-    return rows
+
+
+def read_jsonl(path: str | os.PathLike) -> list[dict[str, Any]]:
+    """Every object of a JSONL file (the harness's one JSONL reader; errors as :func:`iter_jsonl`)."""
+    return [row for _, row in iter_jsonl(path)]
 
 
 def read_examples(path: str | os.PathLike) -> list[Example]:
     out = []
-    for i, row in enumerate(read_jsonl(path), start=1):
+    for lineno, row in iter_jsonl(path):
         try:
             out.append(Example.from_dict(row))
         except (TypeError, KeyError, ValueError) as e:
-            raise DataError(f"{path}:{i}: not an Example record ({e})") from None
+            raise DataError(f"{path}:{lineno}: not an Example record ({e})") from None
     return out

@@ -22,9 +22,11 @@ from typing import Any, Iterator
 
 from llm2llm.config import Config
 from llm2llm.curves import read_curve
-from llm2llm.example import Example, read_examples, write_examples
+from llm2llm.example import Example, read_examples, read_jsonl, write_examples
 from llm2llm.methods import Method
-from llm2llm.rundir import RunDir
+from llm2llm.rundir import (AUGMENTATIONS_FILE, CHECKPOINT_DIR, METRICS_FILE, PREDICTIONS_SEED_FILE,
+                            PREDICTIONS_TEST_FILE, TEACHER_RECORDS_FILE, TEACHER_STATS_FILE, TIMINGS_FILE, TRAIN_FILE,
+                            RunDir, iter_file)
 from llm2llm.student.evaluation import evaluation_metrics
 from llm2llm.tracking import Tracker
 
@@ -41,6 +43,7 @@ class Stages:
     teacher: Any | None
     rd: RunDir
     tracker: Tracker
+    judge: Any | None = None  # llm2llm.judge.LazyJudge: the reference judge of kept examples
 
 
 class StageClock:
@@ -50,7 +53,7 @@ class StageClock:
     the time of work lost in a crash is not counted."""
 
     def __init__(self, rd: RunDir, i: int) -> None:
-        self.rd, self.file = rd, f"iter_{i}/timings.json"
+        self.rd, self.file = rd, iter_file(i, TIMINGS_FILE)
         self.timings: dict[str, float] = rd.read_json(self.file) or {}
 
     @contextmanager
@@ -68,13 +71,13 @@ def llm2llm_loop(s: Stages, train_set: list[Example]) -> list[dict[str, Any]]:
     checkpoint: Path | None = None
     for i in range(s.method.n_iterations(cfg.method)):
         it = rd.iter_dir(i)
-        finished = rd.read_json(f"iter_{i}/metrics.json")
+        finished = rd.read_json(iter_file(i, METRICS_FILE))
         if finished is None:
             finished = run_iteration(s, i, train_set, checkpoint)
         history.append(finished)
-        checkpoint = it / "checkpoint"
-        if (rd.iter_dir(i + 1) / "train.jsonl").exists():
-            train_set = read_examples(rd.iter_dir(i + 1) / "train.jsonl")
+        checkpoint = it / CHECKPOINT_DIR
+        if (rd.iter_dir(i + 1) / TRAIN_FILE).exists():
+            train_set = read_examples(rd.iter_dir(i + 1) / TRAIN_FILE)
     return history
 
 
@@ -83,11 +86,11 @@ def run_iteration(s: Stages, i: int, train_set: list[Example], previous: Path | 
     timed = StageClock(rd, i)
     with timed("train"):
         init_from = None if cfg.trainer.restart_from_base else previous
-        checkpoint = s.student.train(train_set, it / "checkpoint", init_from=init_from)
+        checkpoint = s.student.train(train_set, it / CHECKPOINT_DIR, init_from=init_from)
     with timed("eval_test"):
-        test_preds = predictions(s, checkpoint, s.test, it / "predictions_test.jsonl", f"iter {i} test")
+        test_preds = predictions(s, checkpoint, s.test, it / PREDICTIONS_TEST_FILE, f"iter {i} test")
     with timed("eval_seed"):
-        seed_preds = predictions(s, checkpoint, s.seeds, it / "predictions_seed.jsonl", f"iter {i} seeds")
+        seed_preds = predictions(s, checkpoint, s.seeds, it / PREDICTIONS_SEED_FILE, f"iter {i} seeds")
     wrong = [seed for seed, p in zip(s.seeds, seed_preds) if not p["correct"]]
 
     teacher_stats: dict[str, Any] = {}
@@ -98,7 +101,7 @@ def run_iteration(s: Stages, i: int, train_set: list[Example], previous: Path | 
         to_teacher = wrong if cfg.method.targeted else list(s.seeds)
         with timed("teacher"):
             added, teacher_stats = augment(s, i + 1, to_teacher, train_set, seed_preds)
-        write_examples(rd.iter_dir(i + 1) / "train.jsonl", train_set + added)
+        write_examples(rd.iter_dir(i + 1) / TRAIN_FILE, train_set + added)
 
     metrics = {
         "iteration": i,
@@ -116,10 +119,10 @@ def run_iteration(s: Stages, i: int, train_set: list[Example], previous: Path | 
         "teacher": teacher_stats,
         "timings": timed.timings,
     }
-    rd.write_json(f"iter_{i}/metrics.json", metrics)
+    rd.write_json(iter_file(i, METRICS_FILE), metrics)
     s.tracker.log_iteration(i, metrics)
     s.tracker.log_training_curve(i, read_curve(checkpoint))
-    s.tracker.log_dataset(f"train-iter{i}", it / "train.jsonl", i)
+    s.tracker.log_dataset(f"train-iter{i}", it / TRAIN_FILE, i)
     return metrics
 
 
@@ -128,7 +131,7 @@ def predictions(s: Stages, checkpoint: Path, examples: list[Example], path: Path
         path,
         compute=lambda: [p.to_dict() for p in s.student.predict(checkpoint, examples, desc=desc)],
         save=RunDir.write_jsonl,
-        load=RunDir.read_jsonl_rows,
+        load=read_jsonl,
     )
 
 
@@ -136,14 +139,18 @@ def augment(s: Stages, iteration: int, to_teacher: list[Example], train_set: lis
             seed_preds: list[dict[str, Any]]) -> tuple[list[Example], dict[str, Any]]:
     """A_i: the teacher's validated new examples from the given seeds (staged: resumable)."""
     assert all(e.is_seed for e in to_teacher), "only original seed examples may be sent to the teacher"
-    out = f"iter_{iteration - 1}"
-    stats = s.rd.read_json(f"{out}/teacher_stats.json")
+    out = s.rd.iter_dir(iteration - 1)
+    stats_file = iter_file(iteration - 1, TEACHER_STATS_FILE)
+    stats = s.rd.read_json(stats_file)
     if stats is not None:
-        return read_examples(s.rd.path / out / "augmentations.jsonl"), stats
+        return read_examples(out / AUGMENTATIONS_FILE), stats
     result = s.teacher.augment(to_teacher, k=s.cfg.method.k, iteration=iteration, existing=train_set, forbidden=s.test)
-    write_examples(s.rd.path / out / "augmentations.jsonl", result.examples)
-    RunDir.write_jsonl(s.rd.path / out / "teacher_records.jsonl", result.records)
-    s.rd.write_json(f"{out}/teacher_stats.json", result.stats)  # written last: the stage is finished
+    verdict = s.judge.stats(result.examples) if s.judge is not None else None
+    if verdict is not None:
+        result.stats["judge"] = verdict
+    write_examples(out / AUGMENTATIONS_FILE, result.examples)
+    RunDir.write_jsonl(out / TEACHER_RECORDS_FILE, result.records)
+    s.rd.write_json(stats_file, result.stats)  # written last: the stage is finished
     log_teacher_table(s, iteration - 1, to_teacher, result, seed_preds)
     return result.examples, result.stats
 

@@ -12,6 +12,8 @@ from omegaconf import DictConfig
 from llm2llm.config import Config, format_size, to_plain, validate
 from llm2llm.errors import Llm2llmError
 from llm2llm.example import Example, read_examples, write_examples
+from llm2llm.rundir import (FAILED_FILE, INITIAL_STATS_FILE, RESULTS_FILE, S2L_DIR, SEED_SET_FILE, TRAIN_FILE,
+                            ResultsError, RunDir, iter_file)
 from llm2llm.sampling import seed_set, test_subset
 from llm2llm.tasks import Task, build_task
 
@@ -79,7 +81,6 @@ def run(raw: DictConfig, run_dir: Path | None = None) -> float | None:
 
 def run_method(cfg: Config, config: dict[str, Any], data: TaskData, run_dir: Path) -> float | None:
     from llm2llm.methods import get_method
-    from llm2llm.rundir import RunDir
 
     rd = RunDir(run_dir)
     if get_method(cfg.method.name).needs_teacher and cfg.teacher.self_check and not _complete(rd):
@@ -95,16 +96,16 @@ def run_method(cfg: Config, config: dict[str, Any], data: TaskData, run_dir: Pat
         rd.release()
 
 
-def _complete(rd: Any) -> bool:
+def _complete(rd: RunDir) -> bool:
     """Whether the directory already holds a finished run (read only: nothing is written)."""
     try:
-        done = rd.read_json("results.json")
-    except ValueError:  # unreadable: the claim decides what happens to it
+        done = rd.results()
+    except ResultsError:  # unreadable: the claim decides what happens to it
         return False
-    return isinstance(done, dict) and done.get("status") == "complete"
+    return done is not None and done.complete
 
 
-def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: Any) -> float | None:
+def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: RunDir) -> float | None:
     from llm2llm import report_terminal
     from llm2llm.methods import get_method
     from llm2llm.loop import Stages, llm2llm_loop
@@ -112,13 +113,13 @@ def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: Any) -
 
     run_dir = rd.path
     method = get_method(cfg.method.name)
-    rd.claim(config, environment())
-    done = rd.read_json("results.json")
-    if done and done.get("status") == "complete":
+    rd.claim(config, environment(), uses_teacher=method.needs_teacher)
+    done = rd.results()
+    if done is not None and done.complete:
         print(f"Run already complete, nothing to do: {run_dir} (delete it, or pick another hydra.run.dir, to re-run)")
-        report_terminal.print_results(done)
-        return done["iterations"][-1]["test_accuracy"]
-    (run_dir / "FAILED.txt").unlink(missing_ok=True)  # an earlier attempt's failure; this one starts over
+        report_terminal.print_results(done.data)
+        return done.data["iterations"][-1]["test_accuracy"]
+    (run_dir / FAILED_FILE).unlink(missing_ok=True)  # an earlier attempt's failure; this one starts over
 
     teacher = student = tracker = None
     try:
@@ -138,17 +139,25 @@ def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: Any) -
             tags.append(f"teacher:{cfg.teacher.name}")
         tracker = build_tracker(cfg.tracking, name, config, run_dir, tags)
 
-        seeds = rd.stage(run_dir / "seed_set.jsonl",
-                         compute=lambda: method.seeds(cfg, data.train, data.seeds, student, run_dir / "s2l"),
+        seeds = rd.stage(run_dir / SEED_SET_FILE,
+                         compute=lambda: method.seeds(cfg, data.train, data.seeds, student, run_dir / S2L_DIR),
                          save=write_examples, load=read_examples)
-        if not (run_dir / "iter_0" / "train.jsonl").exists():
-            d0, d0_stats = method.initial_training_set(cfg, seeds, data.test, teacher)
-            rd.write_json("iter_0/initial_stats.json", d0_stats)
-            write_examples(run_dir / "iter_0" / "train.jsonl", d0)  # written last: D_0 is finished
-        d0_stats = rd.read_json("iter_0/initial_stats.json")
-        d0 = read_examples(run_dir / "iter_0" / "train.jsonl")
+        d0_file, d0_stats_file = rd.iter_dir(0) / TRAIN_FILE, iter_file(0, INITIAL_STATS_FILE)
+        from llm2llm.judge import LazyJudge
 
-        stages = Stages(cfg=cfg, method=method, seeds=seeds, test=data.test, student=student, teacher=teacher, rd=rd, tracker=tracker)
+        judge = LazyJudge(data.task, data.train, data.test)
+        if not d0_file.exists():
+            d0, d0_stats = method.initial_training_set(cfg, seeds, data.train, data.test, teacher)
+            verdict = judge.stats(d0) if len(d0) > len(seeds) else None
+            if verdict is not None:
+                d0_stats["judge"] = verdict
+            rd.write_json(d0_stats_file, d0_stats)
+            write_examples(d0_file, d0)  # written last: D_0 is finished
+        d0_stats = rd.read_json(d0_stats_file)
+        d0 = read_examples(d0_file)
+
+        stages = Stages(cfg=cfg, method=method, seeds=seeds, test=data.test, student=student, teacher=teacher, rd=rd, tracker=tracker,
+                        judge=judge)
         history = llm2llm_loop(stages, d0)
         results = {
             "status": "complete",
@@ -167,7 +176,7 @@ def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: Any) -
             "best_test_accuracy": max(h["test_accuracy"] for h in history),
             "config": config,
         }
-        rd.write_json("results.json", results)
+        rd.write_json(RESULTS_FILE, results)
         tracker.finish(tracked_summary(run_dir, results))
         tracker = None
     finally:  # models, server connections and the W&B run are closed however the run ends

@@ -29,13 +29,57 @@ import json
 import os
 import socket
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable, Mapping, TypeVar
 
-from llm2llm.errors import ConfigError
-from llm2llm.example import atomic_write_json, atomic_write_text, dumps_jsonl
+from llm2llm.errors import ConfigError, DataError
+from llm2llm.example import atomic_write_json, atomic_write_text, dumps_jsonl, iter_jsonl
 
 T = TypeVar("T")
+
+# The names of the files above: every module that reads or writes one names it through these.
+CONFIG_FILE = "config.json"
+ENVIRONMENT_FILE = "environment.json"
+SEED_SET_FILE = "seed_set.jsonl"
+RESULTS_FILE = "results.json"
+CLAIM_FILE = "RUNNING"
+FAILED_FILE = "FAILED.txt"
+WANDB_ID_FILE = "wandb_id.txt"
+S2L_DIR = "s2l"  # the S2L proxy's training and its losses (task.seed_selection=s2l)
+#: in ``iter_<i>/``
+TRAIN_FILE = "train.jsonl"
+CHECKPOINT_DIR = "checkpoint"
+PREDICTIONS_TEST_FILE = "predictions_test.jsonl"
+PREDICTIONS_SEED_FILE = "predictions_seed.jsonl"
+AUGMENTATIONS_FILE = "augmentations.jsonl"
+TEACHER_RECORDS_FILE = "teacher_records.jsonl"
+TEACHER_STATS_FILE = "teacher_stats.json"
+INITIAL_STATS_FILE = "initial_stats.json"  # iter_0 only: what made D_0
+TIMINGS_FILE = "timings.json"
+METRICS_FILE = "metrics.json"
+#: in ``iter_<i>/checkpoint/`` (written by llm2llm.student.train)
+COMPLETE_FILE = "COMPLETE"
+TRAINING_SUMMARY_FILE = "training.json"
+TRAIN_LOG_FILE = "train_log.json"
+
+ITER_PREFIX = "iter_"
+
+
+def iter_name(i: int) -> str:
+    """``iter_<i>``: the folder of iteration ``i``."""
+    return f"{ITER_PREFIX}{i}"
+
+
+def iter_file(i: int, name: str) -> str:
+    """``iter_<i>/<name>``, relative to the run directory (what ``RunDir.read_json`` takes)."""
+    return f"{iter_name(i)}/{name}"
+
+
+def iter_number(folder: Path) -> int | None:
+    """``i`` for a folder named ``iter_<i>``, else None."""
+    rest = folder.name[len(ITER_PREFIX):]
+    return int(rest) if folder.name.startswith(ITER_PREFIX) and rest.isdigit() else None
 
 #: config keys (dotted: a whole group or one key in it) that do not change what a run computes:
 #: paths on this machine, logging, where and how fast the teacher is reached (same model, other
@@ -58,11 +102,9 @@ def _drop(config: dict[str, Any], dotted: str) -> dict[str, Any]:
     return {**config, head: _drop(config[head], rest)}
 
 
-def result_config(config: dict[str, Any]) -> dict[str, Any]:
-    """The part of a config that determines a run's results (the teacher only where one is used)."""
-    from llm2llm.methods import get_method
-
-    uses_teacher = get_method(config.get("method", {}).get("name", "")).needs_teacher
+def result_config(config: dict[str, Any], uses_teacher: bool) -> dict[str, Any]:
+    """The part of a config that determines a run's results: the teacher group only where the
+    method uses one (``Method.needs_teacher``)."""
     for key in NON_RESULT_KEYS + (() if uses_teacher else ("teacher",)):
         config = _drop(config, key)
     return config
@@ -84,10 +126,6 @@ class RunDirHeld(ConfigError):
 
 class RunDirTaken(ConfigError):
     """The run directory holds the results of a different config."""
-
-
-CLAIM_FILE = "RUNNING"
-FAILED_FILE = "FAILED.txt"
 
 
 #: the environment variables that name a SLURM job: a requeued job keeps SLURM_JOB_ID, a requeued
@@ -134,7 +172,11 @@ class RunDir:
         self._claimed = False
 
     def iter_dir(self, i: int) -> Path:
-        return self.path / f"iter_{i}"
+        return self.path / iter_name(i)
+
+    def results(self) -> "Results | None":
+        """The run's results.json (None until the run has finished; see :func:`read_results`)."""
+        return read_results(self.path / RESULTS_FILE)
 
     def acquire(self) -> None:
         """Hold the directory for this process, or raise ConfigError naming the job that holds it."""
@@ -217,12 +259,13 @@ class RunDir:
             self.release()
         return True
 
-    def claim(self, config: dict[str, Any], environment: dict[str, Any]) -> None:
-        """Record this run's config, or refuse if the directory holds a different config's results."""
-        cfg_file = self.path / "config.json"
+    def claim(self, config: dict[str, Any], environment: dict[str, Any], uses_teacher: bool) -> None:
+        """Record this run's config, or refuse if the directory holds a different config's results
+        (``uses_teacher``: whether the run's method uses the teacher, whose config then counts)."""
+        cfg_file = self.path / CONFIG_FILE
         if cfg_file.is_file():
             old = json.loads(cfg_file.read_text())
-            diff = config_diff(result_config(old), result_config(config))
+            diff = config_diff(result_config(old, uses_teacher), result_config(config, uses_teacher))
             if diff:
                 raise RunDirTaken(
                     f"{self.path} holds the results of a different config (differs in: {', '.join(diff[:8])}); "
@@ -231,7 +274,7 @@ class RunDir:
                 )
         else:
             atomic_write_json(cfg_file, config)
-        atomic_write_json(self.path / "environment.json", environment)
+        atomic_write_json(self.path / ENVIRONMENT_FILE, environment)
 
     def stage(self, path: Path, compute: Callable[[], T], save: Callable[[Path, T], None],
               load: Callable[[Path], T]) -> T:
@@ -243,6 +286,7 @@ class RunDir:
         return value
 
     def read_json(self, name: str) -> Any:
+        """A JSON file of the directory (``name`` relative to it); None if absent."""
         p = self.path / name
         return json.loads(p.read_text()) if p.is_file() else None
 
@@ -253,6 +297,63 @@ class RunDir:
     def write_jsonl(path: Path, rows: list[dict[str, Any]]) -> None:
         atomic_write_text(path, dumps_jsonl(rows))
 
-    @staticmethod
-    def read_jsonl_rows(path: Path) -> list[dict[str, Any]]:
-        return [json.loads(l) for l in path.read_text(encoding="utf-8").splitlines() if l.strip()]
+
+class ResultsError(DataError):
+    """A results.json that cannot be read."""
+
+
+@dataclass(frozen=True)
+class Results:
+    """A run's results.json, as llm2llm.main writes it when the run finishes: ``status``,
+    ``iterations`` (each iteration's metrics.json), ``final_test_accuracy``, ``total_augmented``,
+    ``initial_augmentation``, ``seed``, ``seed_size``, ``task``, ``method``, ``config`` and more."""
+
+    path: Path
+    data: dict[str, Any]
+
+    @property
+    def status(self) -> Any:
+        return self.data.get("status")
+
+    @property
+    def complete(self) -> bool:
+        """Finished: every iteration ran (an incomplete run's numbers can still change)."""
+        return self.status == "complete"
+
+    @property
+    def last_iteration(self) -> int:
+        return self.data["iterations"][-1]["iteration"]
+
+
+def read_results(path: Path) -> Results | None:
+    """The results file at ``path``: None where there is none (the run has not finished),
+    ResultsError (naming the file) where it is not JSON or not a JSON object."""
+    path = Path(path)
+    if not path.is_file():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (json.JSONDecodeError, UnicodeDecodeError) as e:
+        raise ResultsError(f"{path} is not valid JSON ({e})") from None
+    if not isinstance(data, dict):
+        raise ResultsError(f"{path}: expected a JSON object, got {type(data).__name__}")
+    return Results(path, data)
+
+
+def read_predictions(path: Path) -> dict[str, bool] | None:
+    """{example id: correct} of a predictions file (``predictions_test.jsonl``), None where there is none."""
+    if not Path(path).is_file():
+        return None
+    out: dict[str, bool] = {}
+    for n, row in iter_jsonl(path):
+        try:
+            out[str(row["id"])] = bool(row["correct"])
+        except KeyError as e:
+            raise DataError(f"{path}:{n}: expected a JSON row with id and correct ({e})") from None
+    return out
+
+
+def final_predictions(run_dir: Path, results: dict[str, Any]) -> dict[str, bool] | None:
+    """{test example id: correct} of a finished run's last iteration (None where the file is missing)."""
+    last = results["iterations"][-1]["iteration"]
+    return read_predictions(Path(run_dir) / iter_name(last) / PREDICTIONS_TEST_FILE)

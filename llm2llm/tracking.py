@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any, Protocol
 
 from llm2llm.config import TrackingConfig
+from llm2llm.rundir import WANDB_ID_FILE, final_predictions
 
 
 class Tracker(Protocol):
@@ -68,7 +69,7 @@ class WandbTracker:
             mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
         os.environ.setdefault("WANDB_SILENT", "true")
         # A stable id stored in the run dir: a resumed run continues the same W&B run.
-        id_file = run_dir / "wandb_id.txt"
+        id_file = run_dir / WANDB_ID_FILE
         if not id_file.is_file():
             id_file.write_text(uuid.uuid4().hex[:12])
         self.wandb = wandb
@@ -124,9 +125,7 @@ def tracked_summary(run_dir: Path, results: dict[str, Any]) -> dict[str, Any]:
     (config aside: the run's config is already there) and the last iteration's per-example
     correctness as JSON strings, so ``llm2llm.report --wandb`` computes the same statistics as from
     the run directory (the paired test included)."""
-    from llm2llm.report import Run
-
-    predictions = Run(str(run_dir), results, results.get("config") or {}).final_predictions()
+    predictions = final_predictions(run_dir, results)
     return {
         **{k: results[k] for k in ("final_test_accuracy", "best_test_accuracy", "total_augmented")},
         "results_json": json.dumps({k: v for k, v in results.items() if k != "config"}),

@@ -70,25 +70,25 @@ def test_table_matches_the_results_files(runs_dir, tmp_path):
     table = report.build_table(report.find_runs([runs_dir]))
     assert table.methods == ["finetune", "eda", "llm2llm"]
     (row,) = table.rows
-    assert (row["task"], row["seed_size"]) == ("trec", "6")
+    assert (row.task, row.seed_size) == ("trec", "6")
     for method in table.methods:
         accs = finals(runs_dir, method)
-        cell = row["cells"][method]
+        cell = row.cells[method]
         low, high = sps.t.interval(0.95, 1, loc=statistics.mean(accs), scale=sps.sem(accs)) \
             if len(set(accs)) > 1 else (accs[0], accs[0])
         assert cell.n == 2 and cell.mean == pytest.approx(statistics.mean(accs))
         assert (cell.low, cell.high) == (pytest.approx(low), pytest.approx(high))
-    best = max(table.methods, key=lambda m: row["cells"][m].mean)
-    assert row["best"] == best
+    best = max(table.methods, key=lambda m: row.cells[m].mean)
+    assert row.best == best
     md = (out / "table.md").read_text()
-    assert f"**{report._fmt(row['cells'][best])}**" in md
+    assert f"**{report.format_cell(row.cells[best])}**" in md
     # Δ vs finetune: paired by seed, and the paired bootstrap on the predictions files of the last iteration.
     by_seed = {m: {json.loads(f.read_text())["seed"]: f.parent for f in runs_dir.glob(f"trec/n6/{m}/*/seed*/results.json")}
                for m in ("finetune", "llm2llm")}
     acc = {m: {s: 100 * json.loads((d / "results.json").read_text())["final_test_accuracy"] for s, d in by_seed[m].items()}
            for m in by_seed}
     delta = paired_difference(acc["llm2llm"], acc["finetune"])
-    assert row["delta"]["llm2llm"].mean == pytest.approx(delta.mean)
+    assert row.delta["llm2llm"].mean == pytest.approx(delta.mean)
     assert f"{delta.mean:+.1f}" in md
     def last_preds(d: Path) -> dict[str, bool]:  # the last iteration: iter_1 for LLM2LLM, iter_0 for finetune
         last = json.loads((d / "results.json").read_text())["iterations"][-1]["iteration"]
@@ -96,7 +96,7 @@ def test_table_matches_the_results_files(runs_dir, tmp_path):
 
     preds = {m: {s: last_preds(d) for s, d in by_seed[m].items()} for m in by_seed}
     test = paired_bootstrap(preds["llm2llm"], preds["finetune"])
-    got = row["paired_test"]["llm2llm"]
+    got = row.paired_test["llm2llm"]
     assert isinstance(got, PairedBootstrap) and got.p == pytest.approx(test.p)
     assert (test.n_seeds, test.n_examples) == (2, 12) and f"p={test.p:.3g}" in md
     csv_rows = (out / "table.csv").read_text().splitlines()
@@ -132,7 +132,7 @@ def test_budget_matched_eda_is_averaged_over_seeds(runs_dir):
         assert budget["total"] == llm2llm["total_augmented"] == res["total_augmented"]
         assert budget["source_seed"] == res["seed"]
         accs.append(100 * res["final_test_accuracy"])
-    cell = row["cells"]["eda (budget-matched)"]
+    cell = row.cells["eda (budget-matched)"]
     assert cell.n == 2 and cell.mean == pytest.approx(statistics.mean(accs))
     assert cell.half_width == pytest.approx(t_interval(accs).half_width)
     # A budget from a run on another seed set (another seed size): one line, exit 2, nothing trained.
@@ -158,8 +158,8 @@ def test_partial_runs_are_shown_never_averaged(runs_dir, tmp_path):
     crashed = next(copy.glob("trec/n6/llm2llm/*/seed1"))
     (crashed / "results.json").unlink()
     table = report.build_table(report.find_runs([copy]))
-    assert table.rows[0]["cells"]["llm2llm"].n == 1
-    assert "seeds differ" in report._delta(table.rows[0], "llm2llm")  # never paired over unequal seed sets
+    assert table.rows[0].cells["llm2llm"].n == 1
+    assert "seeds differ" in report.format_delta(table.rows[0], "llm2llm")  # never paired over unequal seed sets
     assert [r.path for r in table.partial] == [str(crashed)]
     md = report.to_markdown(table)
     assert "Partial runs" in md and str(crashed) in md
@@ -217,10 +217,10 @@ def test_a_wandb_group_gives_the_same_statistics_as_the_run_dirs(runs_dir, monke
     assert from_wandb.methods == from_dirs.methods == ["finetune", "eda", "llm2llm"]
     (w,), (d,) = from_wandb.rows, from_dirs.rows
     for m in from_dirs.methods:
-        assert w["cells"][m] == d["cells"][m]
+        assert w.cells[m] == d.cells[m]
     for m in ("eda", "llm2llm"):
-        assert w["delta"][m] == d["delta"][m]
-        assert isinstance(d["paired_test"][m], PairedBootstrap) and w["paired_test"][m] == d["paired_test"][m]
+        assert w.delta[m] == d.delta[m]
+        assert isinstance(d.paired_test[m], PairedBootstrap) and w.paired_test[m] == d.paired_test[m]
     assert report.to_markdown(from_wandb) == report.to_markdown(from_dirs)  # cost table included
 
 
@@ -305,8 +305,8 @@ def test_cost_counts_auggpts_d0_teacher(tmp_path):
     (d / "results.json").write_text(json.dumps(results))
     (run,) = report.find_runs([tmp_path / "runs"])
     cost = run.cost()
-    assert cost["teacher_requests"] == 5 and cost["teacher_tokens"] == 5 * 50 and cost["teacher_kept"] == 5
-    assert cost["wall_s"] == pytest.approx(2 * 3.0 + 2 * 1.5)  # two iterations' stages + two teacher calls
+    assert cost.teacher_requests == 5 and cost.teacher_tokens == 5 * 50 and cost.teacher_kept == 5
+    assert cost.wall_s == pytest.approx(2 * 3.0 + 2 * 1.5)  # two iterations' stages + two teacher calls
 
 
 def test_table_from_hand_written_run_dirs(tmp_path):
@@ -314,26 +314,26 @@ def test_table_from_hand_written_run_dirs(tmp_path):
     out = tmp_path / "out"
     assert report.main(["table", str(tmp_path / "runs"), "--out", str(out)]) == 0
     (row,) = report.build_table(report.find_runs([tmp_path / "runs"])).rows
-    ft, ll = row["cells"]["finetune"], row["cells"]["llm2llm"]
+    ft, ll = row.cells["finetune"], row.cells["llm2llm"]
     assert (ft.mean, ft.n) == (pytest.approx(50.0), 3) and ll.mean == pytest.approx(220 / 3)  # 70, 60, 90
     low, high = sps.t.interval(0.95, 2, loc=50.0, scale=10 / 3 ** 0.5)  # finetune 50, 40, 60: sd 10
     assert (ft.low, ft.high) == (pytest.approx(low), pytest.approx(high))
-    d = row["delta"]["llm2llm"]  # differences 20, 20, 30 points: sd 10 / sqrt(3)
+    d = row.delta["llm2llm"]  # differences 20, 20, 30 points: sd 10 / sqrt(3)
     low, high = sps.t.interval(0.95, 2, loc=70 / 3, scale=(100 / 3) ** 0.5 / 3 ** 0.5)
     assert (d.mean, d.low, d.high) == (pytest.approx(70 / 3), pytest.approx(low), pytest.approx(high)) and d.low > 0
-    test = row["paired_test"]["llm2llm"]  # 2, 2 and 3 of the 10 shared test examples flipped right, none wrong
+    test = row.paired_test["llm2llm"]  # 2, 2 and 3 of the 10 shared test examples flipped right, none wrong
     flips = np.zeros((3, 10))
     flips[0, [5, 6]] = flips[1, [4, 5]] = flips[2, [6, 7, 8]] = 1
     se = bootstrap_variance(flips) ** 0.5 / 30
     hand_p = 2 * sps.t.sf((7 / 30) / se, 2)
     assert (test.diff, test.n_seeds, test.n_examples) == (pytest.approx(7 / 30), 3, 10)
     assert test.se == pytest.approx(se) and test.p == pytest.approx(hand_p)
-    cost = row["cost"]["llm2llm"]
-    assert cost["teacher_requests"] == pytest.approx(6.0) and cost["teacher_tokens"] == pytest.approx(150.0)
-    assert cost["cost_usd"] == pytest.approx(0.01) and cost["examples_added"] == pytest.approx(3.0)
-    assert cost["wall_s"] == pytest.approx(9.0)  # (train 2 + eval 1) x 2 iterations + teacher 3
-    assert row["cost"]["finetune"]["teacher_requests"] == 0
-    assert (cost["teacher_generated"], cost["teacher_kept"]) == (pytest.approx(4.0), pytest.approx(3.0))
+    cost = row.cost["llm2llm"]
+    assert cost.teacher_requests == pytest.approx(6.0) and cost.teacher_tokens == pytest.approx(150.0)
+    assert cost.cost_usd == pytest.approx(0.01) and cost.examples_added == pytest.approx(3.0)
+    assert cost.wall_s == pytest.approx(9.0)  # (train 2 + eval 1) x 2 iterations + teacher 3
+    assert row.cost["finetune"].teacher_requests == 0
+    assert (cost.teacher_generated, cost.teacher_kept) == (pytest.approx(4.0), pytest.approx(3.0))
     md = (out / "table.md").read_text()
     assert "50.0 ± 24.8 (n=3)" in md and f"+23.3 [{low:+.1f}, {high:+.1f}] p={hand_p:.3g} ▲" in md
     assert "95 % Student t interval" in md and "two-level paired bootstrap" in md and "| 3.0 / 4.0 (75 %) |" in md
@@ -351,8 +351,8 @@ def test_one_seed_has_no_interval_and_no_win(tmp_path):
     write_run(tmp_path, "finetune", 0, [True] * 5 + [False] * 5, 0.3)
     write_run(tmp_path, "llm2llm", 0, [True] * 9 + [False], 0.3)
     (row,) = report.build_table(report.find_runs([tmp_path])).rows
-    assert row["cells"]["llm2llm"].low is None and report._fmt(row["cells"]["llm2llm"]) == "90.0 (n=1, no CI)"
-    text = report._delta(row, "llm2llm")
+    assert row.cells["llm2llm"].low is None and report.format_cell(row.cells["llm2llm"]) == "90.0 (n=1, no CI)"
+    text = report.format_delta(row, "llm2llm")
     assert text.startswith("+40.0 (n=1, no CI) p=") and "▲" not in text
 
 
@@ -371,9 +371,9 @@ def test_baseline_other_than_finetune(tmp_path):
     hand_runs(tmp_path / "runs")
     runs = report.find_runs([tmp_path / "runs"])
     (row,) = report.build_table(runs, baseline="llm2llm").rows
-    d = row["delta"]["finetune"]
-    assert d.mean == pytest.approx(-70 / 3) and d.high < 0 and "llm2llm" not in row["delta"]
-    test, turned = row["paired_test"]["finetune"], report.build_table(runs).rows[0]["paired_test"]["llm2llm"]
+    d = row.delta["finetune"]
+    assert d.mean == pytest.approx(-70 / 3) and d.high < 0 and "llm2llm" not in row.delta
+    test, turned = row.paired_test["finetune"], report.build_table(runs).rows[0].paired_test["llm2llm"]
     assert test.diff == pytest.approx(-7 / 30) and (test.se, test.p) == (pytest.approx(turned.se), pytest.approx(turned.p))
     out = tmp_path / "out"
     assert report.main(["table", str(tmp_path / "runs"), "--out", str(out), "--baseline", "llm2llm"]) == 0

@@ -22,19 +22,21 @@ def test_config_diff_names_dotted_keys():
 
 
 def test_teacher_matters_only_to_methods_that_use_one():
-    assert config_diff(result_config(cfg("finetune")), result_config(cfg("finetune", max_tokens=9))) == []
-    assert config_diff(result_config(cfg("llm2llm")), result_config(cfg("llm2llm", max_tokens=9))) == ["teacher.max_tokens"]
+    assert config_diff(result_config(cfg("finetune"), uses_teacher=False),
+                       result_config(cfg("finetune", max_tokens=9), uses_teacher=False)) == []
+    assert config_diff(result_config(cfg("llm2llm"), uses_teacher=True),
+                       result_config(cfg("llm2llm", max_tokens=9), uses_teacher=True)) == ["teacher.max_tokens"]
     # paths on this machine and logging never do
     moved = dict(cfg("llm2llm"), data_dir="/b", tracking={"project": "q"})
-    assert config_diff(result_config(cfg("llm2llm")), result_config(moved)) == []
+    assert config_diff(result_config(cfg("llm2llm"), True), result_config(moved, True)) == []
 
 
 def test_claim_refuses_another_configs_directory(tmp_path):
     rd = RunDir(tmp_path)
-    rd.claim(cfg("llm2llm"), {"git_sha": "x"})
-    rd.claim(cfg("llm2llm"), {"git_sha": "y"})  # same config: fine (resume)
+    rd.claim(cfg("llm2llm"), {"git_sha": "x"}, uses_teacher=True)
+    rd.claim(cfg("llm2llm"), {"git_sha": "y"}, uses_teacher=True)  # same config: fine (resume)
     with pytest.raises(ConfigError, match="differs in: teacher.max_tokens"):
-        rd.claim(cfg("llm2llm", max_tokens=9), {})
+        rd.claim(cfg("llm2llm", max_tokens=9), {}, uses_teacher=True)
 
 
 def _claim_in_child(path: str, queue) -> None:  # runs in another process
@@ -184,10 +186,10 @@ def test_keys_left_out_of_directory_names_are_the_keys_that_do_not_change_result
 
 def test_a_resumed_run_may_reach_its_teacher_elsewhere(tmp_path):
     rd = RunDir(tmp_path)
-    rd.claim(cfg("llm2llm", base_url="http://node1:8000/v1", concurrency=8), {})
-    rd.claim(cfg("llm2llm", base_url="http://node2:8000/v1", concurrency=2), {})  # same model, other host
+    rd.claim(cfg("llm2llm", base_url="http://node1:8000/v1", concurrency=8), {}, uses_teacher=True)
+    rd.claim(cfg("llm2llm", base_url="http://node2:8000/v1", concurrency=2), {}, uses_teacher=True)  # same model, other host
     with pytest.raises(ConfigError, match="differs in: teacher.model"):
-        rd.claim(dict(cfg("llm2llm", base_url="http://node2:8000/v1"), teacher={"model": "other"}), {})
+        rd.claim(dict(cfg("llm2llm", base_url="http://node2:8000/v1"), teacher={"model": "other"}), {}, uses_teacher=True)
 
 
 def test_a_claim_still_being_written_is_respected(tmp_path):

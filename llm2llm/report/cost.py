@@ -1,0 +1,78 @@
+"""What a run spent, and the columns of the report's cost table.
+
+A new statistic is one field of :class:`Cost`, its value in :func:`run_cost` and one
+:class:`CostColumn` in ``COST_COLUMNS``: the CSV gets a column per field, the Markdown and LaTeX
+cost tables one per entry of ``COST_COLUMNS``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import astuple, dataclass, fields
+from typing import Any, Callable
+
+
+@dataclass(frozen=True)
+class Cost:
+    """A run's spending (D_0 plus every iteration), or the mean of several runs'."""
+
+    teacher_requests: float
+    teacher_tokens: float  # prompt plus completion
+    cost_usd: float
+    teacher_generated: float  # outputs the teacher wrote
+    teacher_kept: float  # of those, passed validation and dedup
+    examples_added: float
+    wall_s: float  # every recorded stage timing plus D_0's teacher time
+
+
+#: the CSV columns, in field order
+COST_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Cost))
+
+
+def run_cost(results: dict[str, Any]) -> Cost:
+    """The cost recorded in a finished run's results.json."""
+    d0_teacher = (results.get("initial_augmentation") or {}).get("teacher") or {}  # AugGPT's D_0
+    teacher = [h.get("teacher") or {} for h in results["iterations"]] + [d0_teacher]
+    wall = sum(float(v) for h in results["iterations"] for v in (h.get("timings") or {}).values())
+    wall += float(d0_teacher.get("wall_s") or 0)
+    added = results.get("total_augmented")
+    if added is None:
+        added = sum(h.get("added") or 0 for h in results["iterations"])
+    return Cost(
+        teacher_requests=float(sum(t.get("requests") or 0 for t in teacher)),
+        teacher_tokens=float(sum((t.get("prompt_tokens") or 0) + (t.get("completion_tokens") or 0) for t in teacher)),
+        cost_usd=float(sum(t.get("cost_usd") or 0 for t in teacher)),
+        teacher_generated=float(sum(t.get("generated") or 0 for t in teacher)),
+        teacher_kept=float(sum(t.get("kept") or 0 for t in teacher)),
+        examples_added=float(added),
+        wall_s=wall,
+    )
+
+
+def mean_cost(costs: list[Cost]) -> Cost:
+    """Field by field mean over runs (the seeds of one cell)."""
+    columns = zip(*(astuple(c) for c in costs))
+    return Cost(*(sum(values) / len(costs) for values in columns))
+
+
+def _kept(c: Cost) -> str:
+    if not c.teacher_generated:
+        return "–"
+    return f"{c.teacher_kept:.1f} / {c.teacher_generated:.1f} ({100 * c.teacher_kept / c.teacher_generated:.0f} %)"
+
+
+@dataclass(frozen=True)
+class CostColumn:
+    """One column of the Markdown / LaTeX cost table: its header and how a cell is written."""
+
+    header: str
+    cell: Callable[[Cost], str]
+
+
+COST_COLUMNS: tuple[CostColumn, ...] = (
+    CostColumn("teacher requests", lambda c: f"{c.teacher_requests:.1f}"),
+    CostColumn("teacher tokens", lambda c: f"{c.teacher_tokens:.0f}"),
+    CostColumn("cost ($)", lambda c: f"{c.cost_usd:.4f}"),
+    CostColumn("teacher kept / generated", _kept),
+    CostColumn("examples added", lambda c: f"{c.examples_added:.1f}"),
+    CostColumn("wall time (s)", lambda c: f"{c.wall_s:.1f}"),
+)

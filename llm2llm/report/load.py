@@ -1,0 +1,147 @@
+"""Runs to report on: read from run directories or from a W&B project, finished or not."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Iterable
+
+from llm2llm.curves import curves_from_history
+from llm2llm.errors import Llm2llmError
+from llm2llm.report.cost import Cost, run_cost
+from llm2llm.rundir import CONFIG_FILE, RESULTS_FILE, final_predictions, read_results
+
+#: the order of the table's method columns (others follow, by name)
+METHOD_ORDER = ["finetune", "eda", "eda (budget-matched)", "auggpt", "auggpt (budget-matched)", "s2l", "llm2llm"]
+
+
+class ReportError(Llm2llmError):
+    pass
+
+
+@dataclass
+class Run:
+    path: str
+    results: dict[str, Any] | None  # None: the run did not finish (no complete results.json)
+    config: dict[str, Any]
+    #: {test example id: correct} of the last iteration, for runs read from W&B (a run directory
+    #: has them in its predictions file instead)
+    predictions: dict[str, bool] | None = None
+    #: {iteration: per-step training curve} of a run read from W&B (a run directory keeps them in its
+    #: checkpoints' train_log.json; llm2llm.curves)
+    curves: dict[int, list[dict[str, float]]] | None = None
+
+    @property
+    def complete(self) -> bool:
+        return self.results is not None and self.results.get("status") == "complete"
+
+    @property
+    def task(self) -> str:
+        return self.config["task"]["name"]
+
+    @property
+    def method(self) -> str:
+        """The method's column: budget-matched baselines get their own (``eda (budget-matched)``)."""
+        name = self.config["method"]["name"]
+        return f"{name} (budget-matched)" if self.config["method"].get("budget_from") else name
+
+    @property
+    def budget_source(self) -> dict[str, Any] | None:
+        """What a budget-matched run's budget came from, seed aside (recorded by the run at D_0)."""
+        budget = ((self.results or {}).get("initial_augmentation") or {}).get("budget")
+        if not budget:
+            return None
+        return {k: budget.get(k) for k in ("source_method", "source_task", "source_iterations")}
+
+    @property
+    def seed(self) -> int:
+        return self.config["seed"]
+
+    @property
+    def seed_size(self) -> str:
+        if self.results and "seed_size" in self.results:
+            return str(self.results["seed_size"])
+        return f"{self.config['task']['seed_size']:g}"
+
+    @property
+    def accuracy(self) -> float:
+        assert self.results is not None
+        return self.results["final_test_accuracy"]
+
+    def final_predictions(self) -> dict[str, bool] | None:
+        """{test example id: correct} of the last iteration, or None where the run has none (a W&B
+        run logged before the predictions were put in its summary)."""
+        if self.path.startswith("wandb:") or not self.results:
+            return self.predictions
+        return final_predictions(Path(self.path), self.results)
+
+    def cost(self) -> Cost:
+        """What the run spent (llm2llm.report.cost)."""
+        assert self.results is not None
+        return run_cost(self.results)
+
+
+def find_runs(paths: Iterable[str | Path]) -> list[Run]:
+    """Every run directory (one holding config.json) under the given paths, finished or not."""
+    runs = []
+    for root in paths:
+        root = Path(root)
+        if not root.exists():
+            raise ReportError(f"{root}: no such run directory")
+        for cfg_file in sorted(root.rglob(CONFIG_FILE)):
+            if cfg_file.parent.name == ".hydra":
+                continue
+            config = json.loads(cfg_file.read_text())
+            if not isinstance(config, dict) or "task" not in config or "method" not in config:
+                continue
+            results = read_results(cfg_file.parent / RESULTS_FILE)
+            runs.append(Run(str(cfg_file.parent), results.data if results else None, config))
+    if not runs:
+        raise ReportError(f"no run directories (with config.json) under {', '.join(map(str, paths))}")
+    return runs
+
+
+def wandb_runs(project: str, group: str | None) -> list[Run]:
+    """Runs of a W&B project (entity/project) and group. A run logged by this harness carries its
+    whole results.json and last-iteration predictions in its summary (``results_json``,
+    ``final_predictions_json``): the same statistics as from its run directory, paired test included.
+    Older runs are rebuilt from their history (accuracies only)."""
+    import wandb
+
+    filters = {"group": group} if group else {}
+    found = list(wandb.Api().runs(project, filters=filters))
+    if not found:
+        raise ReportError(f"W&B {project} has no runs" + (f" in group {group!r}" if group else ""))
+    runs = []
+    for r in found:
+        results = predictions = None
+        summary = dict(r.summary)
+        if r.state == "finished" and "results_json" in summary:
+            results = json.loads(summary["results_json"])
+            predictions = json.loads(summary.get("final_predictions_json") or "null")
+        elif r.state == "finished":
+            history = [row for row in r.scan_history() if row.get("test_accuracy") is not None]
+            if history:
+                its = [{"iteration": int(h["iteration"]), "test_accuracy": h["test_accuracy"],
+                        "train_size": h.get("train_size"), "n_augmented_total": h.get("n_augmented_total")}
+                       for h in history]
+                results = {"status": "complete", "iterations": its, "final_test_accuracy": its[-1]["test_accuracy"]}
+        runs.append(Run(f"wandb:{r.path}", results, dict(r.config), predictions,
+                        curves_from_history(r.scan_history())))
+    return runs
+
+
+def load_reference(path: str | None) -> dict[str, Any] | None:
+    """The paper's numbers (YAML: task -> seed size -> value), seed sizes as strings like the table's."""
+    if not path:
+        return None
+    import yaml
+
+    p = Path(path)
+    if not p.is_file():
+        raise ReportError(f"{p}: reference file not found")
+    data = yaml.safe_load(p.read_text()) or {}
+    if not isinstance(data, dict):
+        raise ReportError(f"{p}: expected a mapping task -> seed size -> number")
+    return {task: {str(k): v for k, v in (sizes or {}).items()} for task, sizes in data.items()}
