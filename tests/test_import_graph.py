@@ -1,9 +1,10 @@
-"""The packages ``llm2llm`` and ``baselines`` import each other without circles.
+"""The packages ``llm2llm`` and ``baselines`` are layered: no import circles, no upward imports.
 
-Layers keep a module readable on its own: ``config`` and ``errors`` at the bottom, the method
-registry, student and teacher above them, the loop and the CLI on top. A circle means neither side
-can be read, tested or loaded without the other, and an import-order accident away from an
-``ImportError`` on a partly initialised module.
+Layers keep a module readable on its own: ``errors`` and ``config`` at the bottom (config imports
+nothing of the harness but its errors), the run records (``rundir``, ``tracking``) below everything
+that fills or reads them (methods, student, teacher, loop, report, main), the loop and the CLI on
+top. A circle means neither side can be read, tested or loaded without the other, and an
+import-order accident away from an ``ImportError`` on a partly initialised module.
 
 The graph is read from the source with ``ast``, so nothing is imported and the test takes well
 under a second. Its rules:
@@ -21,8 +22,9 @@ under a second. Its rules:
   ``from pkg import SomeClass`` (defined in or re-exported by ``pkg/__init__.py``) is not, if
   ``pkg/__init__.py`` reaches the importing module.
 
-The test fails with each strongly connected component: its modules, one shortest circle through
-it, and the import lines (file:line) that make up the component.
+The cycle test fails with each strongly connected component: its modules, one shortest circle
+through it, and the import lines (file:line) that make up the component; a layer test with the
+shortest chain of imports that goes upward.
 """
 
 from __future__ import annotations
@@ -187,11 +189,47 @@ def test_tarjan_finds_each_component() -> None:
     graph: Edges = {"a": {"b": []}, "b": {"a": [], "c": []}, "c": {"d": []}, "d": {"c": []}, "e": {"a": []}}
     assert strongly_connected(graph) == [["a", "b"], ["c", "d"]]
     assert shortest_cycle(graph, ["c", "d"]) == ["c", "d", "c"]
+    assert upward_path(graph, "e", ("c",)) == ["e", "a", "b", "c"]
+    assert upward_path(graph, "c", ("a",)) is None
 
 
 def test_config_is_the_bottom_layer() -> None:
     """Every layer reads the config schema, so it imports nothing of the harness but its errors."""
     assert set(import_graph()["llm2llm.config"]) <= {"llm2llm.errors"}
+
+
+#: modules that record a run (its directory, its W&B log) sit below every module that produces or
+#: reads results, so these must not reach them, directly or through other modules
+RECORDS = ("llm2llm.rundir", "llm2llm.tracking")
+ABOVE_RECORDS = ("llm2llm.methods", "llm2llm.student", "llm2llm.teacher", "llm2llm.loop", "llm2llm.report",
+                 "llm2llm.main")
+
+
+def upward_path(graph: Edges, module: str, above: tuple[str, ...]) -> list[str] | None:
+    """A shortest import chain from ``module`` to a module under one of ``above`` (None: there is none)."""
+    parent: dict[str, str] = {}
+    queue = deque([module])
+    while queue:
+        v = queue.popleft()
+        for w in sorted(graph[v]):
+            if w in parent or w == module:
+                continue
+            parent[w] = v
+            if any(w == top or w.startswith(top + ".") for top in above):
+                path = [w]
+                while path[-1] != module:
+                    path.append(parent[path[-1]])
+                return list(reversed(path))
+            queue.append(w)
+    return None
+
+
+def test_run_records_sit_below_what_fills_them() -> None:
+    graph = import_graph()
+    for module in RECORDS:
+        path = upward_path(graph, module, ABOVE_RECORDS)
+        assert path is None, f"{module} imports upward: " + "  ".join(
+            f"{a} -> {b} ({', '.join(graph[a][b])})" for a, b in zip(path, path[1:]))
 
 
 def test_no_import_cycles() -> None:
