@@ -11,7 +11,6 @@ report can average budget-matched cells over seeds (each seed has its own LLM2LL
 
 from __future__ import annotations
 
-import json
 import random
 from collections import defaultdict
 from dataclasses import dataclass
@@ -19,9 +18,8 @@ from pathlib import Path
 from typing import Any, Iterable, Sequence
 
 from llm2llm.errors import ConfigError
-from llm2llm.example import Example
-
-RESULTS_FILE = "results.json"
+from llm2llm.example import Example, read_jsonl
+from llm2llm.rundir import RESULTS_FILE, SEED_SET_FILE, ResultsError, read_results
 
 
 @dataclass(frozen=True)
@@ -50,9 +48,12 @@ def find_matched_run(root: Path, task: str, seed: int, teacher: str | None = Non
     found = []
     for f in sorted(root.rglob(RESULTS_FILE)):
         try:
-            data = json.loads(f.read_text(encoding="utf-8"))
-        except (OSError, json.JSONDecodeError, UnicodeDecodeError):
+            results = read_results(f)
+        except (OSError, ResultsError):
             continue
+        if results is None:
+            continue
+        data = results.data
         cfg = data.get("config") or {}
         if (data.get("method") == "llm2llm" and data.get("task") == task and data.get("seed") == seed
                 and (student is None or data.get("student") == student)
@@ -87,13 +88,13 @@ def read_budget(path: str | Path, expect_task: str | None = None, expect_seed: i
     if not p.is_file():
         raise ConfigError(f"{key}: {p} not found (give an LLM2LLM run directory or its {RESULTS_FILE})")
     try:
-        data = json.loads(p.read_text(encoding="utf-8"))
-    except (json.JSONDecodeError, UnicodeDecodeError) as e:
-        raise ConfigError(f"{key}: {p} is not valid JSON ({e})") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{key}: {p}: expected a JSON object, got {type(data).__name__}")
-    status = data.get("status")
-    if status != "complete":
+        results = read_results(p)
+    except ResultsError as e:  # "<file> is not valid JSON (...)" or "<file>: expected a JSON object, ..."
+        raise ConfigError(f"{key}: {e}") from None
+    assert results is not None  # p is a file
+    data = results.data
+    status = results.status
+    if not results.complete:
         raise ConfigError(
             f"{key}: {p}: the LLM2LLM run is not complete (status={status!r}); finish or resume it first, "
             "its number of augmented examples can still grow"
@@ -134,16 +135,18 @@ def read_budget(path: str | Path, expect_task: str | None = None, expect_seed: i
 def check_same_data(budget: Budget, seed_ids: Sequence[str], test_size: int | None, test_subset_seed: int) -> None:
     """ConfigError unless the LLM2LLM run of ``budget`` used this seed set and this test subset."""
     key = "method.budget_from"
-    data = json.loads(budget.source.read_text(encoding="utf-8"))
+    results = read_results(budget.source)
+    assert results is not None  # read by read_budget
+    data = results.data
     task_cfg = (data.get("config") or {}).get("task") or {}
     for name, mine in (("test_size", test_size), ("test_subset_seed", test_subset_seed)):
         if name in task_cfg and task_cfg[name] != mine:
             raise ConfigError(f"{key}: {budget.source} was evaluated with task.{name}={task_cfg[name]}, this run "
                               f"uses {mine}: budgets are matched on the same test subset")
-    seed_file = budget.source.parent / "seed_set.jsonl"
+    seed_file = budget.source.parent / SEED_SET_FILE
     if not seed_file.is_file():
         raise ConfigError(f"{key}: {seed_file} not found: cannot check that the LLM2LLM run used this seed set")
-    theirs = [json.loads(l)["id"] for l in seed_file.read_text(encoding="utf-8").splitlines() if l.strip()]
+    theirs = [row["id"] for row in read_jsonl(seed_file)]
     if sorted(theirs) != sorted(seed_ids):
         raise ConfigError(f"{key}: {budget.source} was run on another seed set ({len(theirs)} seeds, "
                           f"{len(set(theirs) ^ set(seed_ids))} ids differ from this run's {len(seed_ids)}): "
