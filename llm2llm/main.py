@@ -137,6 +137,8 @@ def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: RunDir
         tags = [f"task:{cfg.task.name}", f"method:{cfg.method.name}", f"student:{cfg.student.name}"]
         if teacher is not None:
             tags.append(f"teacher:{cfg.teacher.name}")
+            if cfg.teacher.backend == "oracle":
+                tags.append("oracle-teacher")  # a positive control, not a model (llm2llm/teacher/oracle.py)
         tracker = build_tracker(cfg.tracking, name, config, run_dir, tags)
 
         seeds = rd.stage(run_dir / SEED_SET_FILE,

@@ -31,7 +31,8 @@ def test_embedded_teacher_generates_in_process() -> None:
     import yaml
 
     from llm2llm.config import TeacherConfig
-    from llm2llm.teacher.backends import GenRequest, make_backend
+    from llm2llm.teacher.backends import GenRequest
+    from llm2llm.teacher.factory import make_backend
 
     shipped = yaml.safe_load((Path(__file__).resolve().parent.parent / "conf/teacher/local-smollm2-llamacpp.yaml").read_text())
     backend = make_backend(TeacherConfig(**{**shipped, "max_tokens": 24}), cache_dir="unused")

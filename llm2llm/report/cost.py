@@ -22,6 +22,8 @@ class Cost:
     teacher_kept: float  # of those, passed validation and dedup
     examples_added: float
     wall_s: float  # every recorded stage timing plus D_0's teacher time
+    judge_checked: float = 0.0  # added examples the reference judge could check (llm2llm.judge)
+    judge_accepted: float = 0.0  # of those, accepted
 
 
 #: the CSV columns, in field order
@@ -30,8 +32,10 @@ COST_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Cost))
 
 def run_cost(results: dict[str, Any]) -> Cost:
     """The cost recorded in a finished run's results.json."""
-    d0_teacher = (results.get("initial_augmentation") or {}).get("teacher") or {}  # AugGPT's D_0
+    d0 = results.get("initial_augmentation") or {}
+    d0_teacher = d0.get("teacher") or {}  # AugGPT's D_0
     teacher = [h.get("teacher") or {} for h in results["iterations"]] + [d0_teacher]
+    judged = [t.get("judge") or {} for t in teacher[:-1]] + [d0.get("judge") or {}]
     wall = sum(float(v) for h in results["iterations"] for v in (h.get("timings") or {}).values())
     wall += float(d0_teacher.get("wall_s") or 0)
     added = results.get("total_augmented")
@@ -45,6 +49,8 @@ def run_cost(results: dict[str, Any]) -> Cost:
         teacher_kept=float(sum(t.get("kept") or 0 for t in teacher)),
         examples_added=float(added),
         wall_s=wall,
+        judge_checked=float(sum(j.get("checked") or 0 for j in judged)),
+        judge_accepted=float(sum(j.get("accepted") or 0 for j in judged)),
     )
 
 
@@ -60,6 +66,12 @@ def _kept(c: Cost) -> str:
     return f"{c.teacher_kept:.1f} / {c.teacher_generated:.1f} ({100 * c.teacher_kept / c.teacher_generated:.0f} %)"
 
 
+def _judged(c: Cost) -> str:
+    if not c.judge_checked:
+        return "–"
+    return f"{c.judge_accepted:.1f} / {c.judge_checked:.1f} ({100 * c.judge_accepted / c.judge_checked:.0f} %)"
+
+
 @dataclass(frozen=True)
 class CostColumn:
     """One column of the Markdown / LaTeX cost table: its header and how a cell is written."""
@@ -73,6 +85,7 @@ COST_COLUMNS: tuple[CostColumn, ...] = (
     CostColumn("teacher tokens", lambda c: f"{c.teacher_tokens:.0f}"),
     CostColumn("cost ($)", lambda c: f"{c.cost_usd:.4f}"),
     CostColumn("teacher kept / generated", _kept),
+    CostColumn("judge accepted / added", _judged),
     CostColumn("examples added", lambda c: f"{c.examples_added:.1f}"),
     CostColumn("wall time (s)", lambda c: f"{c.wall_s:.1f}"),
 )

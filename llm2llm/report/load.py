@@ -13,7 +13,8 @@ from llm2llm.report.cost import Cost, run_cost
 from llm2llm.rundir import CONFIG_FILE, RESULTS_FILE, final_predictions, read_results
 
 #: the order of the table's method columns (others follow, by name)
-METHOD_ORDER = ["finetune", "eda", "eda (budget-matched)", "auggpt", "auggpt (budget-matched)", "s2l", "llm2llm"]
+METHOD_ORDER = ["finetune", "eda", "eda (budget-matched)", "auggpt", "auggpt (budget-matched)", "s2l", "llm2llm",
+                "llm2llm (oracle teacher)", "untargeted (oracle teacher, budget-matched)", "random_extra (budget-matched)"]
 
 
 class ReportError(Llm2llmError):
@@ -42,9 +43,17 @@ class Run:
 
     @property
     def method(self) -> str:
-        """The method's column: budget-matched baselines get their own (``eda (budget-matched)``)."""
+        """The method's column: budget-matched baselines get their own (``eda (budget-matched)``), and so
+        does a method run with the oracle teacher, a positive control (``llm2llm (oracle teacher)``)."""
+        from llm2llm.methods import get_method
+
         name = self.config["method"]["name"]
-        return f"{name} (budget-matched)" if self.config["method"].get("budget_from") else name
+        notes = []
+        if get_method(name).needs_teacher and (self.config.get("teacher") or {}).get("backend") == "oracle":
+            notes.append("oracle teacher")
+        if self.config["method"].get("budget_from"):
+            notes.append("budget-matched")
+        return f"{name} ({', '.join(notes)})" if notes else name
 
     @property
     def budget_source(self) -> dict[str, Any] | None:

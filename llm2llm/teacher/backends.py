@@ -451,17 +451,3 @@ class LlamaCppBackend(Backend):
         if self.llm is not None:
             self.llm.close()
             self.llm = None
-
-
-def make_backend(cfg: Any, cache_dir: str, task: Any = None) -> Backend:
-    if cfg.backend == "oracle":
-        from llm2llm.teacher.oracle import OracleBackend
-
-        return OracleBackend(cfg, task)
-    if cfg.backend == "openai":
-        return OpenAIBackend(cfg)
-    if cfg.backend == "local":
-        return LocalBackend(cfg, cache_dir)
-    if cfg.backend == "llamacpp":
-        return LlamaCppBackend(cfg, cache_dir)
-    raise TeacherError(f"teacher.backend must be 'openai', 'local', 'llamacpp' or 'oracle', got {cfg.backend!r}")

@@ -36,9 +36,10 @@ from typing import Any, Callable
 from llm2llm.example import Example
 from llm2llm.tasks.base import Task
 from llm2llm.teacher import structured
-from llm2llm.teacher.backends import Backend, GenRequest, Generation, Result, make_backend
+from llm2llm.teacher.backends import Backend, GenRequest, Generation, Result
 from llm2llm.teacher.cache import TeacherCache, cache_key
 from llm2llm.teacher.dedup import NearDuplicateIndex
+from llm2llm.teacher.factory import make_backend
 from llm2llm.teacher.formats import Parsed, Rejected, parse_output
 from llm2llm.teacher.prompts import PromptTemplate, load_template, placeholders, style_examples
 

@@ -23,9 +23,6 @@ from llm2llm.tasks.base import Task, normalise_label_text
 from llm2llm.tasks.casehold import LETTERS
 from llm2llm.teacher.backends import Backend, GenRequest, Generation, OnDone, Result, TeacherError
 
-MODEL = "tfidf-nearest-train"
-
-
 def reply_text(task: Task, example: Example) -> str:
     """``example`` written as a teacher reply in the plain-text format of ``task``'s template (what
     llm2llm.teacher.formats parses back into the same text and answer)."""

@@ -93,7 +93,8 @@ def _child() -> int:
     from types import SimpleNamespace
 
     from llm2llm.errors import Llm2llmError
-    from llm2llm.teacher.backends import GenRequest, make_backend
+    from llm2llm.teacher.backends import GenRequest
+    from llm2llm.teacher.factory import make_backend
 
     faulthandler.enable()  # a native crash prints where it happened (stderr), then dies of the signal
     spec = json.loads(sys.stdin.read())
