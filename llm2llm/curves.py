@@ -20,6 +20,8 @@ from collections import defaultdict
 from pathlib import Path
 from typing import Any, Iterable
 
+from llm2llm.rundir import CHECKPOINT_DIR, ITER_PREFIX, TRAIN_LOG_FILE, iter_number
+
 #: what one logged training step carries, as the Trainer names it
 KEYS = ("loss", "learning_rate", "grad_norm")
 PREFIX = "train/iter_"
@@ -42,7 +44,7 @@ def curve_from_log(log_history: Iterable[dict[str, Any]]) -> Curve:
 
 def read_curve(checkpoint: Path) -> Curve:
     """The curve of the training that made ``checkpoint`` (empty if it left no log)."""
-    f = Path(checkpoint) / "train_log.json"
+    f = Path(checkpoint) / TRAIN_LOG_FILE
     if not f.is_file():
         return []
     return curve_from_log(json.loads(f.read_text()))
@@ -73,11 +75,12 @@ def curves_from_history(history: Iterable[dict[str, Any]]) -> dict[int, Curve]:
 def run_dir_curves(run_dir: Path) -> dict[int, Curve]:
     """Every finished iteration's curve in a run directory."""
     out: dict[int, Curve] = {}
-    for d in Path(run_dir).glob("iter_*"):
-        if d.name[5:].isdigit():
-            curve = read_curve(d / "checkpoint")
+    for d in Path(run_dir).glob(f"{ITER_PREFIX}*"):
+        i = iter_number(d)
+        if i is not None:
+            curve = read_curve(d / CHECKPOINT_DIR)
             if curve:
-                out[int(d.name[5:])] = curve
+                out[i] = curve
     return dict(sorted(out.items()))
 
 

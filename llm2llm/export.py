@@ -30,6 +30,8 @@ import yaml
 
 from llm2llm.errors import Llm2llmError
 from llm2llm.example import Example, read_examples, read_jsonl
+from llm2llm.rundir import (CONFIG_FILE, ENVIRONMENT_FILE, ITER_PREFIX, RESULTS_FILE, TEACHER_RECORDS_FILE,
+                            TEACHER_STATS_FILE, TRAIN_FILE, iter_name, iter_number, read_results)
 
 #: Where each built-in task's data comes from and under which terms (see ../shared/data/README.md);
 #: ``hub`` is the licence identifier for the card's metadata.
@@ -58,9 +60,10 @@ class ExportError(Llm2llmError):
 def iteration_sets(run_dir: Path) -> dict[int, list[Example]]:
     """D_i of every iteration the run directory has, by i."""
     out: dict[int, list[Example]] = {}
-    for d in run_dir.glob("iter_*"):
-        if d.name[5:].isdigit() and (d / "train.jsonl").is_file():
-            out[int(d.name[5:])] = read_examples(d / "train.jsonl")
+    for d in run_dir.glob(f"{ITER_PREFIX}*"):
+        i = iter_number(d)
+        if i is not None and (d / TRAIN_FILE).is_file():
+            out[i] = read_examples(d / TRAIN_FILE)
     return dict(sorted(out.items()))
 
 
@@ -68,8 +71,11 @@ def teacher_counts(run_dir: Path) -> dict[tuple[int, str], tuple[int, int]]:
     """(iteration that added the example, parent seed id) -> (replies kept, replies rejected) of the
     teacher call that wrote it (LLM2LLM's ``iter_<i-1>/teacher_records.jsonl`` for iteration i)."""
     out: dict[tuple[int, str], tuple[int, int]] = {}
-    for f in run_dir.glob("iter_*/teacher_records.jsonl"):
-        added_in = int(f.parent.name[5:]) + 1
+    for f in run_dir.glob(f"{ITER_PREFIX}*/{TEACHER_RECORDS_FILE}"):
+        i = iter_number(f.parent)
+        if i is None:
+            continue
+        added_in = i + 1
         for r in read_jsonl(f):
             reasons = r.get("reasons") or []
             kept = sum(x == "kept" for x in reasons)
@@ -152,7 +158,7 @@ def dataset_card(run_dir: Path, sets: dict[int, list[Example]], config: dict[str
               "rejected replies | test accuracy of its student |", "|---|---|---|---|---|---|"]
     by_it = {h["iteration"]: h for h in (results or {}).get("iterations", [])}
     for i, exs in sets.items():
-        stats = _read_json(run_dir / f"iter_{i - 1}" / "teacher_stats.json") if i > 0 else None
+        stats = _read_json(run_dir / iter_name(i - 1) / TEACHER_STATS_FILE) if i > 0 else None
         kr = f"{stats.get('kept')} / {sum((stats.get('rejected') or {}).values())}" if stats else "-"
         acc = by_it.get(i, {}).get("test_accuracy")
         lines.append(f"| iter_{i} | {len(exs)} | {sum(e.origin == 'seed' for e in exs)} | "
@@ -176,7 +182,7 @@ def export(run_dir: Path, out: Path) -> Any:
     from datasets import Dataset, DatasetDict
 
     run_dir = Path(run_dir)
-    config = _read_json(run_dir / "config.json")
+    config = _read_json(run_dir / CONFIG_FILE)
     if not isinstance(config, dict) or "task" not in config or "method" not in config:
         raise ExportError(f"{run_dir}: not a run directory (no config.json with task and method)")
     sets = iteration_sets(run_dir)
@@ -184,8 +190,9 @@ def export(run_dir: Path, out: Path) -> Any:
         raise ExportError(f"{run_dir}: no iteration has a training set (iter_<i>/train.jsonl) yet")
     if out.exists():
         raise ExportError(f"{out}: already exists; remove it or pass another --out (an export is never overwritten)")
-    card = dataset_card(run_dir, sets, config, _read_json(run_dir / "environment.json"),
-                        _read_json(run_dir / "results.json"))
+    results = read_results(run_dir / RESULTS_FILE)
+    card = dataset_card(run_dir, sets, config, _read_json(run_dir / ENVIRONMENT_FILE),
+                        results.data if results else None)
     counts = teacher_counts(run_dir)
     dd = DatasetDict({f"iter_{i}": Dataset.from_list(rows(exs, counts), features=features())
                       for i, exs in sets.items()})

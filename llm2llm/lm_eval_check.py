@@ -43,6 +43,7 @@ import yaml
 
 from llm2llm.errors import ConfigError, Llm2llmError
 from llm2llm.example import Example, atomic_write_json, read_jsonl
+from llm2llm.rundir import CHECKPOINT_DIR, CONFIG_FILE, PREDICTIONS_TEST_FILE, RESULTS_FILE, iter_name, read_results
 
 
 class CrossCheckError(Llm2llmError):
@@ -258,7 +259,7 @@ def _run_config(run_dir: Path) -> tuple[Any, dict[str, Any]]:
 
     from llm2llm.config import Config, validate
 
-    f = run_dir / "config.json"
+    f = run_dir / CONFIG_FILE
     if not f.is_file():
         raise CrossCheckError(f"{run_dir}: not a run directory (no config.json)")
     config = json.loads(f.read_text())
@@ -280,21 +281,21 @@ def check_run(run_dir: Path, out: Path, limit: int | None, batch_size: int | Non
 
     require_lm_eval()
     if iteration is None:
-        results = json.loads((run_dir / "results.json").read_text()) if (run_dir / "results.json").is_file() else None
-        if not results or results.get("status") != "complete":
+        results = read_results(run_dir / RESULTS_FILE)
+        if results is None or not results.complete:
             raise CrossCheckError(f"{run_dir}: the run has not finished (no complete results.json); "
                                   "--iteration N checks an iteration that has")
-        iteration = int(results["iterations"][-1]["iteration"])
+        iteration = int(results.last_iteration)
     if out.exists():
         raise CrossCheckError(f"{out}: already exists; remove it or pass another --out (results are never overwritten)")
     cfg, config = _run_config(run_dir)
     last = iteration
-    ckpt = run_dir / f"iter_{last}" / "checkpoint"
+    ckpt = run_dir / iter_name(last) / CHECKPOINT_DIR
     if not is_complete(ckpt):
         raise CrossCheckError(f"{ckpt}: no complete checkpoint for iteration {last}")
     data = load_task_data(cfg)
     test = data.test[:limit] if limit else data.test
-    preds = run_dir / f"iter_{last}" / "predictions_test.jsonl"
+    preds = run_dir / iter_name(last) / PREDICTIONS_TEST_FILE
     recorded = None  # an iteration still being evaluated: lm-eval and label scoring only
     if preds.is_file():
         recorded = read_jsonl(preds)

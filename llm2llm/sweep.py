@@ -21,6 +21,7 @@ from typing import Any
 from hydra.experimental.callback import Callback
 
 from llm2llm.errors import Llm2llmError
+from llm2llm.example import read_jsonl
 
 FAILURE_LOG = "multirun_failures.jsonl"
 
@@ -66,7 +67,7 @@ class FailureReport(Callback):
         log = Path(config.hydra.sweep.dir) / FAILURE_LOG
         if not log.is_file():
             return
-        failures = [json.loads(l) for l in log.read_text().splitlines() if l.strip()]
+        failures = read_jsonl(log)
         if not failures:
             return
         print(f"\n{len(failures)} job(s) of this multirun failed (the others finished):", file=sys.stderr)

@@ -12,6 +12,7 @@ from typing import Any
 
 from llm2llm.preflight.context import Context, Skip
 from llm2llm.preflight import flops
+from llm2llm.rundir import TRAINING_SUMMARY_FILE
 
 #: LoRA settings for the LoRA check when the student's own config trains all weights (the paper's 7B)
 DEFAULT_LORA = {"enabled": True, "r": 16, "alpha": 32, "dropout": 0.0, "target_modules": ["q_proj", "k_proj", "v_proj", "o_proj"]}
@@ -82,7 +83,7 @@ def run_recipe(ctx: Context, lora: bool) -> dict[str, Any]:
         run_workers(trainer, work / "spec.json", work)
     else:
         run_training(spec)
-    summary = json.loads((work / "out" / "training.json").read_text())
+    summary = json.loads((work / "out" / TRAINING_SUMMARY_FILE).read_text())
     return figures(ctx, summary, trainer, accum, lora, ds)
 
 

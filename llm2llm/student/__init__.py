@@ -24,10 +24,11 @@ from llm2llm.config import to_plain
 from llm2llm.errors import ConfigError, Llm2llmError
 from llm2llm.example import Example, atomic_write_text
 from llm2llm.models import load_model, load_tokenizer, resolve_model
+from llm2llm.rundir import COMPLETE_FILE, TRAINING_SUMMARY_FILE
 from llm2llm.student.predict import Prediction
 
-COMPLETE = "COMPLETE"
-TRAINING_SUMMARY = "training.json"
+COMPLETE = COMPLETE_FILE
+TRAINING_SUMMARY = TRAINING_SUMMARY_FILE
 #: fewer real (lr > 0) optimizer updates than this and a training run is reported as barely trained
 FEW_UPDATES = 5
 

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any, Sequence
 
 from llm2llm.errors import DataError
-from llm2llm.example import Example
+from llm2llm.example import Example, read_jsonl
 
 IGNORE_INDEX = -100
 
@@ -160,5 +160,4 @@ def write_encoded(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 
 def read_encoded(path: Path) -> list[dict[str, Any]]:
-    with open(path, encoding="utf-8") as f:
-        return [json.loads(line) for line in f if line.strip()]
+    return read_jsonl(path)

@@ -18,6 +18,7 @@ from typing import Any
 
 from llm2llm.errors import ConfigError, Llm2llmError
 from llm2llm.models import load_model, load_tokenizer
+from llm2llm.rundir import TRAIN_LOG_FILE, TRAINING_SUMMARY_FILE
 from llm2llm.student.data import IGNORE_INDEX
 
 TRAINER_CONF_DIR = Path(__file__).resolve().parents[2] / "conf" / "trainer"
@@ -350,8 +351,8 @@ def run_training(spec: TrainSpec) -> None:
     _to_inference_dtype(spec, trainer.model)
     trainer.save_model(str(out))  # ZeRO-3: gathers the 16-bit weights (stage3_gather_16bit_weights_on_model_save)
     if trainer.is_world_process_zero():
-        (out / "train_log.json").write_text(json.dumps(trainer.state.log_history, indent=1))
-        (out / "training.json").write_text(json.dumps(summary, indent=1))
+        (out / TRAIN_LOG_FILE).write_text(json.dumps(trainer.state.log_history, indent=1))
+        (out / TRAINING_SUMMARY_FILE).write_text(json.dumps(summary, indent=1))
         if callbacks:
             traj = out / "trajectory"
             traj.mkdir(exist_ok=True)
