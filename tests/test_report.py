@@ -384,3 +384,28 @@ def test_baseline_other_than_finetune(tmp_path):
     shutil.rmtree(tmp_path / "runs" / "trec" / "n4" / "finetune")  # no finetune runs: no Δ columns
     t = report.build_table(report.find_runs([tmp_path / "runs"]))
     assert "Δ" not in report.to_markdown(t).splitlines()[0]
+
+
+def test_teacher_config_separates_runs_only_for_methods_that_use_one():
+    """The report compares configs as the run directory does: the teacher counts where the method
+    (by the method registry) calls one."""
+    from llm2llm.report.table import comparable_config
+
+    def cfg(method: str, max_tokens: int) -> dict:
+        return {"task": {"name": "trec"}, "method": {"name": method}, "seed": 0, "teacher": {"max_tokens": max_tokens}}
+
+    assert comparable_config(cfg("finetune", 1)) == comparable_config(cfg("finetune", 2))
+    assert comparable_config(cfg("llm2llm", 1)) != comparable_config(cfg("llm2llm", 2))
+
+
+def test_cost_columns_follow_the_cost_fields(tmp_path):
+    """A cost statistic is one field of Cost: the CSV has a column per field, in order, and the mean
+    over seeds is taken field by field."""
+    hand_runs(tmp_path / "runs")
+    table = report.build_table(report.find_runs([tmp_path / "runs"]))
+    header = report.to_csv(table).splitlines()[0].split(",")
+    assert header[-len(report.COST_KEYS):] == list(report.COST_KEYS)
+    costs = [report.Cost(*(float(i + k) for i in range(len(report.COST_KEYS)))) for k in (0, 2)]
+    assert report.mean_cost(costs) == report.Cost(*(float(i + 1) for i in range(len(report.COST_KEYS))))
+    md_header = report.to_markdown(table).split("Cost per run (mean over seeds):\n\n")[1].splitlines()[0]
+    assert md_header == "| " + " | ".join(["task", "seed size", "method", *(c.header for c in report.COST_COLUMNS)]) + " |"

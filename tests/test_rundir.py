@@ -224,3 +224,37 @@ def test_a_failure_is_recorded_only_in_a_directory_no_live_job_holds(tmp_path):
     finally:
         live.kill()
         live.wait()
+
+
+def test_results_loader_reads_a_finished_run_and_names_a_bad_file(tmp_path):
+    from llm2llm.rundir import RESULTS_FILE, ResultsError, read_results
+
+    rd = RunDir(tmp_path)
+    assert rd.results() is None  # not finished
+    rd.write_json(RESULTS_FILE, {"status": "complete", "iterations": [{"iteration": 0}, {"iteration": 1}]})
+    res = rd.results()
+    assert res.complete and res.last_iteration == 1 and res.path == tmp_path / RESULTS_FILE
+    (tmp_path / RESULTS_FILE).write_text("{not json")
+    with pytest.raises(ResultsError, match=rf"{RESULTS_FILE} is not valid JSON"):
+        rd.results()
+    (tmp_path / RESULTS_FILE).write_text("[]")
+    with pytest.raises(ResultsError, match="expected a JSON object, got list"):
+        read_results(tmp_path / RESULTS_FILE)
+
+
+def test_predictions_reader_names_file_and_line(tmp_path):
+    from llm2llm.errors import DataError
+    from llm2llm.rundir import PREDICTIONS_TEST_FILE, final_predictions, iter_name
+
+    f = tmp_path / iter_name(1) / PREDICTIONS_TEST_FILE
+    f.parent.mkdir()
+    f.write_text('{"id": 1, "correct": true}\n\n{"id": "b", "correct": false}\n')
+    results = {"iterations": [{"iteration": 0}, {"iteration": 1}]}
+    assert final_predictions(tmp_path, results) == {"1": True, "b": False}
+    assert final_predictions(tmp_path, {"iterations": [{"iteration": 0}]}) is None  # no file
+    f.write_text('{"id": 1, "correct": true}\n\n{"id": "b"}\n')
+    with pytest.raises(DataError, match=rf"{PREDICTIONS_TEST_FILE}:3: expected a JSON row with id and correct"):
+        final_predictions(tmp_path, results)
+    f.write_text('{"id": 1, "correct": true}\n\n{"id": \n')
+    with pytest.raises(DataError, match=rf"{PREDICTIONS_TEST_FILE}:3: malformed JSON"):
+        final_predictions(tmp_path, results)
