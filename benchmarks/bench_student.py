@@ -158,6 +158,7 @@ def bench_training(data_dir: str, cache_dir: str, n: int, tmp: Path, repeats: in
     from transformers import Trainer, TrainingArguments, set_seed
 
     from llm2llm.models import load_model
+    from llm2llm.rundir import TRAIN_LOG_FILE
     from llm2llm.student.data import PadCollator, encode
 
     task = _task("sst2", data_dir)
@@ -185,7 +186,7 @@ def bench_training(data_dir: str, cache_dir: str, n: int, tmp: Path, repeats: in
         t0 = time.perf_counter()
         ckpt = s.train(examples, tmp / f"harness-{rep}")
         harness.append(time.perf_counter() - t0)
-        harness_loop.append(json.loads((ckpt / "train_log.json").read_text())[-1]["train_runtime"])
+        harness_loop.append(json.loads((ckpt / TRAIN_LOG_FILE).read_text())[-1]["train_runtime"])
     body, head = _flops_per_token(load_model(s.model_path, "float32"))
     return {"ckpt": ckpt, "n": n, "tokens": tokens, "bare_tok_s": tokens / min(bare), "harness_tok_s": tokens / min(harness),
             "loop_gflops": 3 * (body + head) * tokens / min(harness_loop) / 1e9,

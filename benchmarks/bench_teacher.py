@@ -29,7 +29,8 @@ from pathlib import Path
 from omegaconf import OmegaConf
 
 from llm2llm.config import TaskConfig, TeacherConfig
-from llm2llm.example import read_examples
+from llm2llm.example import read_examples, read_jsonl
+from llm2llm.rundir import CONFIG_FILE, ITER_PREFIX, PREDICTIONS_SEED_FILE, SEED_SET_FILE, TRAIN_FILE, iter_number
 from llm2llm.sampling import seed_set
 from llm2llm.tasks import build_task
 from llm2llm.teacher import Teacher
@@ -68,14 +69,14 @@ def run(task_name: str, n: int, backend: dict, max_tokens: int) -> dict:
 
 def wrong_seed_requests(run_dir: Path):
     """(task, run seed, [(teacher iteration, wrong seeds, training set)], test split) of a finished run."""
-    cfg = json.loads((run_dir / "config.json").read_text())
+    cfg = json.loads((run_dir / CONFIG_FILE).read_text())
     task = build_task(OmegaConf.merge(OmegaConf.structured(TaskConfig), cfg["task"]), DATA_DIR)
-    seeds = read_examples(run_dir / "seed_set.jsonl")
+    seeds = read_examples(run_dir / SEED_SET_FILE)
     by_id = {e.id: e for e in seeds}
     asks = []
-    for pred in sorted(run_dir.glob("iter_*/predictions_seed.jsonl"), key=lambda p: int(p.parent.name[5:])):
-        wrong = [by_id[r["id"]] for r in map(json.loads, open(pred)) if not r["correct"]]
-        asks.append((int(pred.parent.name[5:]) + 1, wrong, read_examples(pred.parent / "train.jsonl")))
+    for pred in sorted(run_dir.glob(f"{ITER_PREFIX}*/{PREDICTIONS_SEED_FILE}"), key=lambda p: iter_number(p.parent)):
+        wrong = [by_id[r["id"]] for r in read_jsonl(pred) if not r["correct"]]
+        asks.append((iter_number(pred.parent) + 1, wrong, read_examples(pred.parent / TRAIN_FILE)))
     return task, int(cfg["seed"]), asks, task.load("test")
 
 
