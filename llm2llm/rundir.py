@@ -5,12 +5,17 @@ Layout (``<run>`` is Hydra's output dir)::
     config.json            resolved config (no secrets: the config only names the key's env var)
     environment.json       git SHA, package versions, machine
     seed_set.jsonl         D_0's seed examples
+    s2l/                   the S2L proxy's training and losses (task.seed_selection=s2l)
+    iter_0/initial_stats.json   what made D_0 (a baseline's augmentation, a matched budget)
     iter_<i>/train.jsonl   D_i with provenance
-    iter_<i>/checkpoint/   the student trained on D_i (COMPLETE marker when whole)
+    iter_<i>/checkpoint/   the student trained on D_i (COMPLETE marker when whole; training.json and
+                           train_log.json: the training's summary and per-step log)
     iter_<i>/predictions_test.jsonl, predictions_seed.jsonl
     iter_<i>/augmentations.jsonl, teacher_records.jsonl, teacher_stats.json   (A_i)
+    iter_<i>/timings.json  each finished stage's wall time
     iter_<i>/metrics.json  written last: the iteration is finished
-    results.json           every iteration's metrics; read by the report without W&B
+    results.json           every iteration's metrics; read by the report without W&B (``Results``)
+    wandb_id.txt           the W&B run id, so a resumed run continues the same W&B run
     RUNNING                the claim of the job working in the directory (host, pid, start time)
     FAILED.txt             why the last attempt failed (a multirun goes on with its other jobs)
 
@@ -46,7 +51,7 @@ RESULTS_FILE = "results.json"
 CLAIM_FILE = "RUNNING"
 FAILED_FILE = "FAILED.txt"
 WANDB_ID_FILE = "wandb_id.txt"
-S2L_DIR = "s2l"  # the S2L proxy's training and its losses (task.seed_selection=s2l)
+S2L_DIR = "s2l"
 #: in ``iter_<i>/``
 TRAIN_FILE = "train.jsonl"
 CHECKPOINT_DIR = "checkpoint"
@@ -55,7 +60,7 @@ PREDICTIONS_SEED_FILE = "predictions_seed.jsonl"
 AUGMENTATIONS_FILE = "augmentations.jsonl"
 TEACHER_RECORDS_FILE = "teacher_records.jsonl"
 TEACHER_STATS_FILE = "teacher_stats.json"
-INITIAL_STATS_FILE = "initial_stats.json"  # iter_0 only: what made D_0
+INITIAL_STATS_FILE = "initial_stats.json"  # iter_0 only
 TIMINGS_FILE = "timings.json"
 METRICS_FILE = "metrics.json"
 #: in ``iter_<i>/checkpoint/`` (written by llm2llm.student.train)
@@ -80,6 +85,7 @@ def iter_number(folder: Path) -> int | None:
     """``i`` for a folder named ``iter_<i>``, else None."""
     rest = folder.name[len(ITER_PREFIX):]
     return int(rest) if folder.name.startswith(ITER_PREFIX) and rest.isdigit() else None
+
 
 #: config keys (dotted: a whole group or one key in it) that do not change what a run computes:
 #: paths on this machine, logging, where and how fast the teacher is reached (same model, other
