@@ -184,7 +184,7 @@ def kill_when(cmd: list[str], env: dict[str, str], ready, timeout: float = 1500)
                 log.seek(0)
                 pytest.fail(f"the run ended (exit {proc.returncode}) before the kill point was reached; "
                             f"its output ends:\n{log.read()[-3000:]}")
-            time.sleep(0.2)
+            time.sleep(0.05)
         pytest.fail("kill point not reached in time")
     finally:
         if proc.poll() is None:
