@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Iterable, Sequence
 
@@ -32,6 +32,7 @@ class Budget:
     seed: int | None
     method: str | None
     iterations: int
+    task_config: dict[str, Any] = field(default_factory=dict)  # the run's task config (its test subset)
 
 
 def _int(value: Any, where: str) -> int:
@@ -129,16 +130,14 @@ def read_budget(path: str | Path, expect_task: str | None = None, expect_seed: i
         raise ConfigError(f"{key}: {p} is an LLM2LLM run on task {task!r}, but this run's task is {expect_task!r}")
     if expect_seed is not None and seed is not None and seed != expect_seed:
         raise ConfigError(f"{key}: {p} is an LLM2LLM run with seed {seed}, but this run's seed is {expect_seed}")
-    return Budget(total=total, source=p, task=task, seed=seed, method=method, iterations=len(iterations or []))
+    return Budget(total=total, source=p, task=task, seed=seed, method=method, iterations=len(iterations or []),
+                  task_config=(data.get("config") or {}).get("task") or {})
 
 
 def check_same_data(budget: Budget, seed_ids: Sequence[str], test_size: int | None, test_subset_seed: int) -> None:
     """ConfigError unless the LLM2LLM run of ``budget`` used this seed set and this test subset."""
     key = "method.budget_from"
-    results = read_results(budget.source)
-    assert results is not None  # read by read_budget
-    data = results.data
-    task_cfg = (data.get("config") or {}).get("task") or {}
+    task_cfg = budget.task_config
     for name, mine in (("test_size", test_size), ("test_subset_seed", test_subset_seed)):
         if name in task_cfg and task_cfg[name] != mine:
             raise ConfigError(f"{key}: {budget.source} was evaluated with task.{name}={task_cfg[name]}, this run "
@@ -167,6 +166,16 @@ def split_budget(n_seeds: int, total: int, seed: int = 0) -> list[int]:
     for i in random.Random(f"budget:{seed}").sample(range(n_seeds), extra):
         counts[i] += 1
     return counts
+
+
+def matched_counts(seeds: Sequence[Example], budget_from: str | Path, seed: int, task: str,
+                   test_subset: tuple[int | None, int], teacher: str | None = None,
+                   student: str | None = None) -> tuple[list[int], Budget]:
+    """Augmentations per seed that add up to the matched LLM2LLM run's total, and that run's budget
+    (read once; its seed set and test subset checked against this run's)."""
+    budget = read_budget(budget_from, expect_task=task, expect_seed=seed, teacher=teacher, student=student)
+    check_same_data(budget, [e.id for e in seeds], *test_subset)
+    return split_budget(len(seeds), budget.total, seed), budget
 
 
 def per_seed_counts(seeds: Sequence[Example] | int, num_aug: int, budget_from: str | Path | None = None,
@@ -203,5 +212,5 @@ def expand_counts(num_aug: int | Sequence[int], n: int) -> list[int]:
     return counts
 
 
-__all__ = ["Budget", "find_matched_run", "read_budget", "split_budget", "per_seed_counts", "expand_counts",
+__all__ = ["Budget", "find_matched_run", "matched_counts", "read_budget", "split_budget", "per_seed_counts", "expand_counts",
            "check_same_data", "RESULTS_FILE"]

@@ -14,15 +14,12 @@ def counts(cfg: Any, seeds: list[Example]) -> tuple[list[int], dict[str, Any]]:
     identity of the LLM2LLM run it came from, so the report averages budget-matched cells over seeds
     whose ``budget_from`` paths necessarily differ.
     """
-    from baselines.budget import per_seed_counts, read_budget
+    from baselines.budget import matched_counts, per_seed_counts
 
     m = cfg.method
-    per_seed = per_seed_counts(seeds, m.num_aug, m.budget_from, seed=cfg.seed, task=cfg.task.name,
-                               expect_seed=cfg.seed, test_subset=(cfg.task.test_size, cfg.task.test_subset_seed),
-                               teacher=m.budget_teacher, student=cfg.student.name)
-    budget = None
-    if m.budget_from:
-        b = read_budget(m.budget_from, cfg.task.name, cfg.seed, m.budget_teacher, cfg.student.name)
-        budget = {"total": b.total, "source": str(b.source), "source_method": b.method, "source_task": b.task,
-                  "source_seed": b.seed, "source_iterations": b.iterations}
-    return per_seed, {"budget": budget}
+    if not m.budget_from:
+        return per_seed_counts(seeds, m.num_aug), {"budget": None}
+    per_seed, b = matched_counts(seeds, m.budget_from, cfg.seed, cfg.task.name,
+                                 (cfg.task.test_size, cfg.task.test_subset_seed), m.budget_teacher, cfg.student.name)
+    return per_seed, {"budget": {"total": b.total, "source": str(b.source), "source_method": b.method,
+                                 "source_task": b.task, "source_seed": b.seed, "source_iterations": b.iterations}}
