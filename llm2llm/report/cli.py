@@ -28,6 +28,7 @@ from llm2llm.report.plots import plot
 from llm2llm.report.render import compare, to_csv, to_latex, to_markdown
 from llm2llm.report.table import build_table
 
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(prog="llm2llm-report", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     sub = ap.add_subparsers(dest="command", required=True)
