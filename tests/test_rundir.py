@@ -39,15 +39,14 @@ def test_claim_refuses_another_configs_directory(tmp_path):
         rd.claim(cfg("llm2llm", max_tokens=9), {}, uses_teacher=True)
 
 
-def _claim_in_child(path: str, queue) -> None:  # runs in another process
+def _claim_in_child(path: str, queue, start, done) -> None:  # runs in another process
     from llm2llm.rundir import RunDir, RunDirHeld
 
+    start.wait(timeout=120)  # every job is up: they all try at once
     try:
         RunDir(path).acquire()
         queue.put("held")
-        import time
-
-        time.sleep(3)
+        done.wait(timeout=120)  # the winner keeps its claim until every other job has answered
     except RunDirHeld:
         queue.put("refused")
 
@@ -56,13 +55,16 @@ def test_two_jobs_started_together_never_share_a_directory(tmp_path):
     import multiprocessing as mp
 
     ctx = mp.get_context("spawn")
-    q = ctx.Queue()
-    procs = [ctx.Process(target=_claim_in_child, args=(str(tmp_path / "run"), q)) for _ in range(4)]
+    q, start, done = ctx.Queue(), ctx.Barrier(4), ctx.Event()
+    procs = [ctx.Process(target=_claim_in_child, args=(str(tmp_path / "run"), q, start, done)) for _ in range(4)]
     for p in procs:
         p.start()
-    outcomes = sorted(q.get(timeout=60) for _ in procs)
-    for p in procs:
-        p.join()
+    try:
+        outcomes = sorted(q.get(timeout=120) for _ in procs)
+    finally:
+        done.set()
+        for p in procs:
+            p.join()
     assert outcomes == ["held", "refused", "refused", "refused"]
 
 
