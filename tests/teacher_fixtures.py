@@ -142,27 +142,32 @@ class FakeOpenAIServer:
                     server.inflight += 1
                     server.max_inflight = max(server.max_inflight, server.inflight)
                 try:
-                    reply = server.handler(json.loads(raw), digest, seen)
-                    if reply is None and server.upstream:
-                        req = urllib.request.Request(server.upstream + "/chat/completions", data=raw,
-                                                     headers={"Content-Type": "application/json"})
-                        with urllib.request.urlopen(req, timeout=300) as r:
-                            self._send(r.status, r.read())
-                        return
-                    reply = reply or Reply(content="")
-                    if reply.delay_s:
-                        time.sleep(reply.delay_s)
-                    body = reply.body
-                    if body is None:
-                        body = completion(reply.content)
-                    if isinstance(body, dict):
-                        body = json.dumps(body)
-                    if isinstance(body, str):
-                        body = body.encode()
-                    self._send(reply.status, body, reply.headers)
+                    status, body, headers = self._answer(raw, digest, seen)
                 finally:
+                    # Out of flight before the reply is sent: a client may send its next request the
+                    # moment it has read this reply, and that one must not be counted beside it.
                     with server._lock:
                         server.inflight -= 1
+                self._send(status, body, headers)
+
+            def _answer(self, raw: bytes, digest: str, seen: int) -> tuple[int, bytes, dict[str, str] | None]:
+                reply = server.handler(json.loads(raw), digest, seen)
+                if reply is None and server.upstream:
+                    req = urllib.request.Request(server.upstream + "/chat/completions", data=raw,
+                                                 headers={"Content-Type": "application/json"})
+                    with urllib.request.urlopen(req, timeout=300) as r:
+                        return r.status, r.read(), None
+                reply = reply or Reply(content="")
+                if reply.delay_s:
+                    time.sleep(reply.delay_s)
+                body = reply.body
+                if body is None:
+                    body = completion(reply.content)
+                if isinstance(body, dict):
+                    body = json.dumps(body)
+                if isinstance(body, str):
+                    body = body.encode()
+                return reply.status, body, reply.headers
 
         return Handler
 

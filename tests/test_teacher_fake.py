@@ -9,13 +9,18 @@ from __future__ import annotations
 import json
 import logging
 import re
+import threading
+import time
 from collections import Counter
 
 import pytest
 
 from llm2llm.teacher import Teacher, TeacherError
+from llm2llm.teacher.backends import PLACEHOLDER_KEY
 from teacher_fixtures import FakeOpenAIServer, Reply, free_port, last_user, load_split, teacher_cfg
 
+# Bounds only a hang (a broken client); no assertion depends on how long anything takes.
+HANG_GUARD_S = 60.0
 CONTRACT_STATS = {"requests", "cache_hits", "cache_misses", "prompt_tokens", "completion_tokens", "cost_usd",
                   "generated", "kept", "rejected", "failed_examples", "wall_s"}
 
@@ -101,9 +106,10 @@ def test_dedup_and_decontamination_are_counted_and_reasked(tmp_path):
 
 
 def test_fault_injection_run_completes_and_rerun_is_served_from_cache(tmp_path, caplog):
-    """Half of all first requests fail: 429 + Retry-After, 500, a reply slower than the timeout,
-    a non-JSON 200, a 200 without choices. One seed only ever gets unusable text. The run finishes,
-    every example is augmented or recorded as failed, and an identical second run makes no call."""
+    """Half of all first requests fail: 429 + Retry-After, 500, a reply that never comes before the
+    client's timeout (the server holds it until the client has given up and retried), a non-JSON 200,
+    a 200 without choices. One seed only ever gets unusable text. The run finishes, every example is
+    augmented or recorded as failed, and an identical second run makes no call."""
     task, train = load_split("sst2", "train")
     _, test = load_split("sst2", "test")
     seeds = train[:8]
@@ -112,7 +118,11 @@ def test_fault_injection_run_completes_and_rerun_is_served_from_cache(tmp_path, 
     assigned: dict[str, str] = {}
     faults = Counter()
 
+    retried: dict[str, threading.Event] = {}
+
     def handler(req, digest, seen):
+        if seen == 1 and assigned.get(digest) == "timeout":
+            retried.setdefault(digest, threading.Event()).set()
         if seen == 0:  # the first time this exact request arrives; its retries go through
             kind = assigned.setdefault(digest, kinds[len(assigned) % len(kinds)])
             faults[kind] += 1
@@ -120,8 +130,9 @@ def test_fault_injection_run_completes_and_rerun_is_served_from_cache(tmp_path, 
                 return Reply(status=429, body={"error": {"message": "slow down"}}, headers={"Retry-After": "1"})
             if kind == "500":
                 return Reply(status=500, body={"error": {"message": "boom"}})
-            if kind == "timeout":
-                return Reply(delay_s=2.0, content="too late")
+            if kind == "timeout":  # answered only once the retry is in: later than any timeout
+                retried.setdefault(digest, threading.Event()).wait(HANG_GUARD_S)
+                return Reply(content="too late")
             if kind == "garbage":
                 return Reply(body="<html>502 Bad Gateway</html>")
             if kind == "no_choices":
@@ -130,7 +141,7 @@ def test_fault_injection_run_completes_and_rerun_is_served_from_cache(tmp_path, 
             return Reply(content="I am sorry, I cannot write that.")
         return sst2_reply(req, digest, seen)
 
-    cfg = dict(timeout_s=0.5, max_retries=4, max_reasks=2, concurrency=4)
+    cfg = dict(timeout_s=2, max_retries=4, max_reasks=2, concurrency=4)
     with FakeOpenAIServer(handler) as server:
         with make_teacher(server, tmp_path, task, **cfg) as teacher:
             r1 = teacher.augment(seeds, k=1, iteration=2, existing=train[:50], forbidden=test)
@@ -175,14 +186,22 @@ def test_permanent_errors_are_bounded_and_recorded(tmp_path):
 
 
 def test_concurrency_limit_is_respected(tmp_path):
+    """Each reply is held until three requests are in flight (or all eight have arrived), so a client
+    that keeps three going is seen at three however slowly it is scheduled, and one that sends more
+    is seen above three."""
     task, train = load_split("sst2", "train")
+    server: FakeOpenAIServer
 
     def handler(req, digest, seen):
-        return Reply(delay_s=0.2, content=sst2_reply(req, digest, seen).content)
+        deadline = time.monotonic() + HANG_GUARD_S
+        while server.inflight < 3 and server.calls < 8 and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return sst2_reply(req, digest, seen)
 
-    with FakeOpenAIServer(handler) as server, make_teacher(server, tmp_path, task, concurrency=3) as teacher:
+    with FakeOpenAIServer(handler) as server, \
+            make_teacher(server, tmp_path, task, concurrency=3, timeout_s=HANG_GUARD_S) as teacher:
         r = teacher.augment(train[:8], k=1, iteration=0, existing=[], forbidden=[])
-    assert r.stats["kept"] == 8 and server.max_inflight == 3
+    assert r.stats["kept"] == 8 and server.calls == 8 and server.max_inflight == 3
 
 
 def test_gsm8k_augment_and_calculation_check(tmp_path):
@@ -245,11 +264,17 @@ def test_key_comes_from_env_is_sent_and_never_logged(tmp_path, monkeypatch, capl
     assert secret not in str(e.value) and secret not in caplog.text
 
 
-def test_placeholder_key_for_keyless_servers(tmp_path, monkeypatch):
+def test_placeholder_key_for_keyless_servers(tmp_path, monkeypatch, caplog):
+    """A base_url and no key in the environment: the client sends a placeholder key and the run goes
+    on; a model name the server does not list only warns (llama.cpp answers to any name)."""
     monkeypatch.delenv("LLM2LLM_TEST_UNSET_KEY", raising=False)
-    task, _ = load_split("sst2", "train")
-    with FakeOpenAIServer(models=["other-model"]) as server, make_teacher(server, tmp_path, task) as t:
-        t.check_ready()   # base_url without a key: placeholder key; unknown model name only warns (llama.cpp)
+    task, train = load_split("sst2", "train")
+    caplog.set_level(logging.WARNING, logger="llm2llm.teacher")
+    with FakeOpenAIServer(sst2_reply, models=["other-model"]) as server, make_teacher(server, tmp_path, task) as t:
+        t.check_ready()
+        r = t.augment(train[:1], k=1, iteration=0, existing=[], forbidden=[])
+    assert "lists ['other-model'], not 'fake-model'" in caplog.text
+    assert server.auth == [f"Bearer {PLACEHOLDER_KEY}"] and r.stats["kept"] == 1
 
 
 def test_rejected_key_is_recorded_as_failure_without_the_key(tmp_path, monkeypatch, caplog):
@@ -307,19 +332,19 @@ def test_style_examples_are_other_seeds_of_the_parents_label(tmp_path):
 def test_a_reply_that_crashes_the_parser_is_rejected_and_the_others_are_kept(tmp_path, monkeypatch):
     """Fault injection (the parser itself is replaced): a parser bug on one reply, which the cache
     would hand back on every re-run, is counted as parse_error instead of stopping the call."""
-    import llm2llm.teacher.core as core
+    from llm2llm.teacher.output_format import ClassificationFormat
 
     task, train = load_split("sst2", "train")
     _, test = load_split("sst2", "test")
     seeds = train[:3]
-    real = core.parse_output
+    real = ClassificationFormat.parse
 
-    def buggy(text, parent, *a, **kw):
+    def buggy(self, text, parent, *a, **kw):
         if parent.id == seeds[1].id:
             raise ArithmeticError("a parser bug")
-        return real(text, parent, *a, **kw)
+        return real(self, text, parent, *a, **kw)
 
-    monkeypatch.setattr(core, "parse_output", buggy)
+    monkeypatch.setattr(ClassificationFormat, "parse", buggy)
     with FakeOpenAIServer(sst2_reply) as server, make_teacher(server, tmp_path, task, max_reasks=1) as teacher:
         r = teacher.augment(seeds, k=1, iteration=1, existing=seeds, forbidden=test)
     assert [e.parent_id for e in r.examples] == [seeds[0].id, seeds[2].id]
