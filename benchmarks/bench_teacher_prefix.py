@@ -27,7 +27,8 @@ from llm2llm.config import TaskConfig, TeacherConfig
 from llm2llm.sampling import seed_set
 from llm2llm.tasks import build_task
 from llm2llm.teacher import Teacher
-from llm2llm.teacher.backends import Backend, GenRequest, LlamaCppBackend, OnDone, Result
+from llm2llm.teacher.backends import Backend, GenRequest, OnDone, Result
+from llm2llm.teacher.inprocess import LlamaCppBackend
 
 DATA_DIR = Path(os.environ.get("LLM2LLM_DATA_DIR", str(Path(__file__).resolve().parents[2] / "shared" / "data")))
 CACHE_DIR = os.environ.get("LLM2LLM_CACHE_DIR", str(Path(__file__).resolve().parents[1] / ".cache" / "llm2llm"))

@@ -199,7 +199,7 @@ def test_the_guard_and_the_grammar_are_part_of_the_cache_key():
     """A cached answer is reused only for the same decoding rules: turning the guard on or off (or a
     new guard or grammar version) asks the model again instead of reading an answer made otherwise."""
     from llm2llm.teacher import copy_guard
-    from llm2llm.teacher.backends import LlamaCppBackend
+    from llm2llm.teacher.inprocess import LlamaCppBackend
 
     schema = {"type": "object", "properties": {"sentence": {"type": "string"}}}
     fields = {n: LlamaCppBackend(teacher_cfg(backend="llamacpp", no_copy_ngram=n), str(CACHE_DIR)).key_fields(schema)

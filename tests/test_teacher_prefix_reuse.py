@@ -16,7 +16,8 @@ from llm2llm.config import TaskConfig, TeacherConfig
 from llm2llm.sampling import seed_set
 from llm2llm.tasks import build_task
 from llm2llm.teacher import Teacher
-from llm2llm.teacher.backends import Backend, GenRequest, LlamaCppBackend
+from llm2llm.teacher.backends import Backend, GenRequest
+from llm2llm.teacher.inprocess import LlamaCppBackend
 from llm2llm.teacher.prefix_reuse import kept_prefix
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from llm2llm.teacher.backends import Backend, LlamaCppBackend, LocalBackend, OpenAIBackend, TeacherError
+from llm2llm.teacher.backends import Backend, OpenAIBackend, TeacherError
+from llm2llm.teacher.inprocess import LlamaCppBackend, LocalBackend
 
 
 def make_backend(cfg: Any, cache_dir: str, task: Any = None) -> Backend:
