@@ -63,6 +63,9 @@ def run(raw: DictConfig, run_dir: Path | None = None) -> float | None:
     multirun = run_dir is None and sweep.in_multirun()
     try:
         cfg = validate(raw)
+        from llm2llm.methods import get_method
+
+        get_method(cfg.method.name)  # an unknown method name fails here, before any data is read
         check_reserved_gpus(to_plain(cfg.trainer))
         data = load_task_data(cfg)
         config = to_plain(raw)
