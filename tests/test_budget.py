@@ -117,20 +117,15 @@ def test_eda_matches_the_llm2llm_budget_exactly_on_real_data(tmp_path, data_dir)
 @pytest.mark.slow
 def test_budget_from_a_real_llm2llm_run(tmp_path, data_dir, cache_dir):
     """A real (tiny) `python train.py method=llm2llm` run, then EDA matched to its results.json."""
-    import os
-    import subprocess
-    import sys
-
-    from baseline_fixtures import ROOT
+    from cli_helpers import train_env, train_py
     from llm2llm.example import read_examples
 
     run = tmp_path / "llm2llm-run"
-    env = {**os.environ, "LLM2LLM_DATA_DIR": str(data_dir), "LLM2LLM_CACHE_DIR": str(cache_dir),
-           "WANDB_MODE": "offline", "HF_HUB_OFFLINE": "1"}
-    cmd = [sys.executable, str(ROOT / "train.py"), "task=sst2", "task.seed_size=3", "task.test_size=2",
-           "method=llm2llm", "method.iterations=2", "trainer.max_steps=1", "tracking=none",
-           "teacher.max_tokens=48", "teacher.max_reasks=0", f"hydra.run.dir={run}"]
-    proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+    env = train_env(LLM2LLM_DATA_DIR=str(data_dir), LLM2LLM_CACHE_DIR=str(cache_dir), WANDB_MODE="offline",
+                    HF_HUB_OFFLINE="1")
+    proc = train_py("task=sst2", "task.seed_size=3", "task.test_size=2", "method=llm2llm", "method.iterations=2",
+                    "trainer.max_steps=1", "tracking=none", "teacher.max_tokens=48", "teacher.max_reasks=0",
+                    f"hydra.run.dir={run}", env=env, timeout=900)
     assert proc.returncode == 0, proc.stderr[-3000:]
     budget = read_budget(run, expect_task="sst2", expect_seed=0)
     results = json.loads((run / "results.json").read_text())

@@ -7,18 +7,15 @@ from __future__ import annotations
 import importlib.util
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
+from cli_helpers import ROOT, train_env, train_py
 from student_fixtures import sst2_task, student_cfg, trainer_cfg
 from teacher_fixtures import FakeOpenAIServer, Reply
 
 from llm2llm.errors import ConfigError
-
-ROOT = Path(__file__).resolve().parent.parent
 PAPER_SWEEPS = sorted((ROOT / "sweeps").glob("paper_*.yaml"))
 
 
@@ -179,12 +176,11 @@ def test_a_reservation_that_disagrees_with_the_ranks_stops_the_run(monkeypatch):
 
 def test_the_cli_refuses_a_node_with_other_gpus_in_one_line(tmp_path):
     """A paper sweep job landing where SLURM gave 4 GPUs (ZeRO-3 wants 8 ranks): exit 2, one line, nothing run."""
-    env = {k: v for k, v in os.environ.items() if k not in SLURM_VARS}
+    env = {k: v for k, v in train_env().items() if k not in SLURM_VARS}
     env.update(SLURM_JOB_ID="42", SLURM_GPUS_ON_NODE="4", SLURM_JOB_NUM_NODES="1")
     run = tmp_path / "run"
-    proc = subprocess.run([sys.executable, "train.py", "--config-dir", "sweeps", "--config-name", "paper_gsm8k",
-                           "task.seed_size=74", "method=finetune", f"hydra.run.dir={run}"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=300)
+    proc = train_py("--config-dir", "sweeps", "--config-name", "paper_gsm8k", "task.seed_size=74", "method=finetune",
+                    f"hydra.run.dir={run}", env=env, timeout=300)
     assert proc.returncode == 2
     errors = [line for line in proc.stderr.splitlines() if line.strip()]
     assert errors == [errors[0]] and errors[0].startswith("error: trainer.num_processes=8 training ranks per node, "
@@ -310,14 +306,13 @@ def test_one_orchestrator_runs_the_loop_while_two_nodes_train(tiny_llama, tmp_pa
     run, wandb_dir = tmp_path / "run", tmp_path / "wandb"
     wandb_dir.mkdir()
     with FakeOpenAIServer(valid_sentence) as server:
-        cmd = [sys.executable, "train.py", "task=sst2", "task.seed_size=4", "task.test_size=4", "task.max_new_tokens=4",
-               f"student.model={tiny_llama}", "method=llm2llm", "method.iterations=2", "trainer.max_steps=2",
-               "trainer.per_device_batch_size=2", "trainer.num_nodes=2", "trainer.node_launcher=local",
-               "teacher=openai-compatible", f"teacher.base_url={server.base_url}", "teacher.model=fake-model",
-               "teacher.api_key_env=LLM2LLM_TEST_UNSET_KEY", f"teacher.cache_path={tmp_path / 'cache'}",
-               f"hydra.run.dir={run}"]
-        env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(wandb_dir), OMP_NUM_THREADS="1")
-        proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=900)
+        proc = train_py("task=sst2", "task.seed_size=4", "task.test_size=4", "task.max_new_tokens=4",
+                        f"student.model={tiny_llama}", "method=llm2llm", "method.iterations=2", "trainer.max_steps=2",
+                        "trainer.per_device_batch_size=2", "trainer.num_nodes=2", "trainer.node_launcher=local",
+                        "teacher=openai-compatible", f"teacher.base_url={server.base_url}", "teacher.model=fake-model",
+                        "teacher.api_key_env=LLM2LLM_TEST_UNSET_KEY", f"teacher.cache_path={tmp_path / 'cache'}",
+                        f"hydra.run.dir={run}",
+                        env=train_env(WANDB_MODE="offline", WANDB_DIR=str(wandb_dir), OMP_NUM_THREADS="1"), timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
         calls = server.calls
     assert len(list(tmp_path.rglob("results.json"))) == 1  # one run directory

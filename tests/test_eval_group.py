@@ -5,23 +5,18 @@ train.py), and the settings checked at start-up."""
 from __future__ import annotations
 
 import json
-import os
 import random
-import subprocess
-import sys
-from pathlib import Path
 
 import pytest
 from omegaconf import OmegaConf
 
+from cli_helpers import CACHE_DIR, ROOT, train_env, train_py
 from student_fixtures import DATA_DIR, student_cfg, trainer_cfg
 
 from llm2llm.config import EvalConfig, TaskConfig
 from llm2llm.errors import ConfigError
 from llm2llm.example import Example
 from llm2llm.tasks import build_task
-
-ROOT = Path(__file__).resolve().parent.parent
 
 
 def gsm8k(**eval_kw):
@@ -116,7 +111,7 @@ def test_student_predict_with_the_paper_eval_repeats_exactly(tiny_llama, capsys)
 
     def run(seed: int) -> list[dict]:
         task = gsm8k(name="paper", decoding="sample", max_new_tokens=10, extraction="official")
-        student = Student(student_cfg(tiny_llama), trainer_cfg(eval_batch_size=3), task, str(ROOT / ".cache"), seed)
+        student = Student(student_cfg(tiny_llama), trainer_cfg(eval_batch_size=3), task, str(CACHE_DIR), seed)
         try:
             return [p.to_dict() for p in student.predict(None, task.load("test")[:5])]
         finally:
@@ -206,11 +201,10 @@ def test_own_task_with_many_labels_is_label_scored_by_default(tmp_path, tiny_lla
     (tmp_path / "train.jsonl").write_text(rows(90) + "".join(json.dumps({"text": f"x {l}", "label": l}) + "\n"
                                                              for l in labels))
     (tmp_path / "test.jsonl").write_text(rows(12))
-    env = dict(os.environ, WANDB_MODE="offline", OMP_NUM_THREADS="2")
-    proc = subprocess.run([sys.executable, "train.py", "task=jsonl", f"task.train_file={tmp_path / 'train.jsonl'}",
-                           f"task.test_file={tmp_path / 'test.jsonl'}", "method=finetune", f"student.model={tiny_llama}",
-                           "trainer.max_steps=1", "tracking=none", f"hydra.run.dir={tmp_path / 'run'}"],
-                          cwd=ROOT, env=env, capture_output=True, text=True, timeout=600)
+    proc = train_py("task=jsonl", f"task.train_file={tmp_path / 'train.jsonl'}", f"task.test_file={tmp_path / 'test.jsonl'}",
+                    "method=finetune", f"student.model={tiny_llama}", "trainer.max_steps=1", "tracking=none",
+                    f"hydra.run.dir={tmp_path / 'run'}", env=train_env(WANDB_MODE="offline", OMP_NUM_THREADS="2"),
+                    timeout=600)
     assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-3000:]
     assert "evaluation: label scoring: the most likely of 30 labels [eval.mode=auto: the eval prompt does not name " \
            "the 30 labels; eval=default]" in proc.stdout

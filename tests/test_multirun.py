@@ -5,16 +5,14 @@ Real SmolLM2 student and the default in-process teacher, tiny steps, W&B offline
 from __future__ import annotations
 
 import json
-import os
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 
+from cli_helpers import train_env, train_py
 from llm2llm.rundir import CLAIM_FILE
-
-ROOT = Path(__file__).resolve().parent.parent
 
 # A sweep file as researchers write them (like sweeps/*.yaml): fixed settings in the file, swept keys
 # under hydra.sweeper.params. Tiny steps so that eight real jobs fit in a CI run.
@@ -36,14 +34,12 @@ hydra:
 
 
 def sweep(runs: Path, tmp: Path) -> subprocess.CompletedProcess:
-    env = dict(os.environ, WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"), LLM2LLM_RUNS_DIR=str(runs),
-               OMP_NUM_THREADS="2")
+    env = train_env(WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"), LLM2LLM_RUNS_DIR=str(runs), OMP_NUM_THREADS="2")
     (tmp / "wandb").mkdir(exist_ok=True)
     (tmp / "sweeps").mkdir(exist_ok=True)
     (tmp / "sweeps" / "tiny_grid.yaml").write_text(SWEEP_FILE)
-    cmd = [sys.executable, "train.py", "-m", "--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_grid",
-           f"teacher.cache_path={tmp / 'teacher_cache'}"]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    return train_py("-m", "--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_grid",
+                    f"teacher.cache_path={tmp / 'teacher_cache'}", env=env, timeout=1800)
 
 
 def run_dirs(runs: Path) -> list[Path]:

@@ -4,21 +4,19 @@ LLM2LLM x 2 seeds) with the real SmolLM2 student and teacher, then tables, plots
 from __future__ import annotations
 
 import json
-import os
 import shutil
 import statistics
 import subprocess
-import sys
 from pathlib import Path
 
 import numpy as np
 import pytest
 from scipy import stats as sps
 
+from cli_helpers import train_env, train_py
 from llm2llm import report
 from llm2llm.stats import PairedBootstrap, bootstrap_variance, paired_bootstrap, paired_difference, t_interval
 
-ROOT = Path(__file__).resolve().parent.parent
 # A sweep file as in sweeps/: fixed settings here, the grid under hydra.sweeper.params.
 SWEEP_FILE = """
 defaults:
@@ -43,10 +41,9 @@ def train(tmp: Path, *args: str, runs: str = "runs", group: str = "tiny-trec") -
     (tmp / "sweeps").mkdir(exist_ok=True)
     (tmp / "sweeps" / "tiny_trec.yaml").write_text(SWEEP_FILE)
     (tmp / "wandb").mkdir(exist_ok=True)
-    env = dict(os.environ, LLM2LLM_RUNS_DIR=str(tmp / runs), WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"))
-    cmd = [sys.executable, "train.py", "--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_trec", *args,
-           f"teacher.cache_path={tmp / 'teacher_cache'}", f"tracking.group={group}"]
-    return subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
+    env = train_env(LLM2LLM_RUNS_DIR=str(tmp / runs), WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"))
+    return train_py("--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_trec", *args,
+                    f"teacher.cache_path={tmp / 'teacher_cache'}", f"tracking.group={group}", env=env, timeout=1800)
 
 
 @pytest.fixture(scope="module")

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import pytest
 
+from cli_helpers import train_env, train_py
 from llm2llm.teacher import Teacher
 from teacher_fixtures import FakeOpenAIServer, Reply, load_split, teacher_cfg
 
@@ -58,22 +59,17 @@ def test_every_iteration_gets_fresh_examples_and_a_rerun_asks_nothing(tmp_path):
 def test_six_iterations_through_train_py_then_a_resume_asks_nothing(tmp_path, tiny_llama, data_dir):
     """The whole loop: a tiny random student (it gets every seed wrong, every iteration), 6 iterations."""
     import json
-    import os
-    import subprocess
-    import sys
-    from pathlib import Path
 
-    root = Path(__file__).resolve().parent.parent
     run = tmp_path / "run"
     with FakeOpenAIServer(always_valid) as server:
-        cmd = [sys.executable, "train.py", "task=sst2", "task.seed_size=4", "task.test_size=4", "task.max_new_tokens=4",
+        args = ["task=sst2", "task.seed_size=4", "task.test_size=4", "task.max_new_tokens=4",
                f"student.model={tiny_llama}", "student.lora.target_modules=[q_proj,v_proj]",
                "method=llm2llm", f"method.iterations={ITERATIONS}", f"method.k={K}", "trainer.max_steps=1",
                "teacher=openai-compatible", f"teacher.base_url={server.base_url}", "teacher.model=fake-model",
                "teacher.api_key_env=LLM2LLM_TEST_UNSET_KEY", f"teacher.cache_path={tmp_path / 'teacher_cache'}",
                "tracking=none", f"hydra.run.dir={run}"]
-        env = dict(os.environ, OMP_NUM_THREADS="2")
-        proc = subprocess.run(cmd, cwd=root, env=env, capture_output=True, text=True, timeout=900)
+        env = train_env(OMP_NUM_THREADS="2")
+        proc = train_py(*args, env=env, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
         first = server.calls
         results = json.loads((run / "results.json").read_text())
@@ -93,8 +89,7 @@ def test_six_iterations_through_train_py_then_a_resume_asks_nothing(tmp_path, ti
         for name in ("results.json", f"iter_{ITERATIONS - 2}/metrics.json", f"iter_{ITERATIONS - 2}/teacher_stats.json"):
             (copy / name).unlink()
         shutil.rmtree(copy / f"iter_{ITERATIONS - 1}")
-        proc = subprocess.run(cmd[:-1] + [f"hydra.run.dir={copy}"], cwd=root, env=env, capture_output=True,
-                              text=True, timeout=900)
+        proc = train_py(*args[:-1], f"hydra.run.dir={copy}", env=env, timeout=900)
         assert proc.returncode == 0, proc.stderr[-3000:]
         assert server.calls == first  # every teacher request of the resumed iterations came from the cache
         redone = json.loads((copy / f"iter_{ITERATIONS - 2}/metrics.json").read_text())["teacher"]
