@@ -12,10 +12,9 @@ report can average budget-matched cells over seeds (each seed has its own LLM2LL
 from __future__ import annotations
 
 import random
-from collections import defaultdict
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Iterable, Sequence
+from typing import Any, Sequence
 
 from llm2llm.errors import ConfigError
 from llm2llm.example import Example, read_jsonl
