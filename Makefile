@@ -1,6 +1,7 @@
 # Two set-up-and-go targets (see README):
 #   make run    create .venv, install everything (embedded model included), run the main job
 #   make test   the same install, then the whole test suite (what CI runs)
+# and, while developing, `make test-fast`: the same install, then the tests not marked slow.
 SHELL := /bin/bash
 PYTHON ?= python3
 VENV := .venv
@@ -41,7 +42,7 @@ export TOKENIZERS_PARALLELISM ?= false
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test clean-venv rebuild-llama preflight
+.PHONY: install run test test-fast clean-venv rebuild-llama preflight
 
 install: $(STAMP)
 
@@ -71,6 +72,10 @@ run: install
 
 test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
+
+# The fast tier: no real-model training, no servers, no whole runs (the `slow` marker, pyproject.toml).
+test-fast: install
+	$(BIN)/python -m pytest tests -m "not slow" $(PYTEST_ARGS)
 
 # GPU preflight (docs/preflight.md): checks and measures this node for a paper sweep; installs nothing
 # (on a GPU machine without network: scripts/gpu_preflight.sh with the wheels of scripts/gpu_bundle.sh).

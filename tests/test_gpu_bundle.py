@@ -16,6 +16,8 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
 ROOT = Path(__file__).resolve().parent.parent
 
 
@@ -35,6 +37,7 @@ def image_standin(folder: Path) -> Path:
     return folder
 
 
+@pytest.mark.slow  # pip-installs the bundle into a fresh target
 def test_bundle_installs_into_a_clean_target_and_the_harness_imports(tmp_path):
     from llm2llm.preflight.bundle import INSTALL_LINE, build
 

@@ -28,6 +28,7 @@ def toy_report(tmp_path_factory) -> dict:
     return report
 
 
+@pytest.mark.slow  # one whole toy preflight (module fixture)
 def test_every_check_ran_or_says_why(toy_report):
     checks = {c["name"]: c for c in toy_report["checks"]}
     assert list(checks) == CHECKS
@@ -44,6 +45,7 @@ def test_every_check_ran_or_says_why(toy_report):
             assert checks[name]["status"] == "ok", checks[name]
 
 
+@pytest.mark.slow  # one whole toy preflight (module fixture)
 def test_training_figures(toy_report):
     checks = {c["name"]: c for c in toy_report["checks"]}
     for name, lora in (("train_full", False), ("train_lora", True)):
@@ -60,6 +62,7 @@ def test_training_figures(toy_report):
     assert checks["train_full"]["metrics"]["trainable_dtypes"] == ["torch.float32"]
 
 
+@pytest.mark.slow  # one whole toy preflight (module fixture)
 def test_eval_figures(toy_report):
     checks = {c["name"]: c for c in toy_report["checks"]}
     gen, score = checks["eval_generate"]["metrics"], checks["eval_score"]["metrics"]
@@ -69,6 +72,7 @@ def test_eval_figures(toy_report):
     assert gen["mean_prompt_tokens"] >= toy_report["sizes"]["eval_prompt_words"]
 
 
+@pytest.mark.slow  # one whole toy preflight (module fixture)
 def test_projection(toy_report):
     proj = {c["name"]: c for c in toy_report["checks"]}["projection"]["metrics"]
     assert proj["toy"] is True

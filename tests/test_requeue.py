@@ -105,6 +105,7 @@ def train(run: Path, tmp_path: Path, job: str) -> subprocess.CompletedProcess:
                     "task.seed_size=1", f"hydra.run.dir={run}", env=env, timeout=180)
 
 
+@pytest.mark.slow  # three whole train.py runs
 def test_requeued_run_resumes_on_another_node_and_another_jobs_claim_is_refused(tmp_path):
     run = tmp_path / "run"
     first = error_line(train(run, tmp_path, job="777"))  # the job's first start: stops at the student

@@ -60,6 +60,7 @@ def snapshot(run: Path) -> dict[str, tuple[str, int]]:
             for p in sorted(run.rglob("*")) if p.is_file() and p.parts[len(run.parts)] not in (".hydra", "train.log")}
 
 
+@pytest.mark.slow  # two whole train.py runs
 def test_a_teacher_that_dies_of_a_signal_is_one_error_line_and_the_run_is_untouched(tmp_path):
     stand_in = crashing_llama_cpp(tmp_path)
     run = tmp_path / "run"

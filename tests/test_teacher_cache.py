@@ -7,6 +7,7 @@ import subprocess
 import sys
 import time
 
+import pytest
 from rouge_score import rouge_scorer
 
 from llm2llm.teacher.cache import TeacherCache, cache_key
@@ -119,6 +120,7 @@ def test_cache_concurrent_writers_from_several_processes(tmp_path):
     assert a.get_many(keys) == b.get_many(keys)  # readers agree on which of two racing answers counts
 
 
+@pytest.mark.slow  # the brute-force ROUGE-L reference takes half a minute
 def test_near_duplicate_index_matches_brute_force_rouge_on_real_questions():
     _, train = load_split("gsm8k", "train")
     known = [e.text for e in train[:150]]
