@@ -11,8 +11,7 @@ from teacher_fixtures import load_split
 from llm2llm.config import TeacherConfig
 from llm2llm.sampling import seed_set
 from llm2llm.teacher import Teacher
-from llm2llm.teacher.formats import parse_output
-from llm2llm.teacher.oracle import reply_text
+from llm2llm.teacher.output_format import output_format, parse_output
 
 
 def oracle_cfg(tmp_path: Path) -> TeacherConfig:
@@ -88,11 +87,11 @@ def test_gsm8k_oracle_returns_the_problem_with_its_reference_solution(tmp_path):
         assert e.answer.split("####")[0].strip() == ref.answer.split("####")[0].strip()
 
 
-def test_reply_text_parses_back_to_the_same_example():
+def test_plain_text_parses_back_to_the_same_example():
     for name in ("sst2", "gsm8k", "casehold", "snips"):
         task, train = load_split(name, "train")
         for ex in train[:20]:  # the parent: another example (of the same label where there are labels)
             parent = max((e for e in train[-300:] if e.id != ex.id and (task.labels is None or e.answer == ex.answer)),
                          key=lambda e: len(e.text))
-            parsed = parse_output(reply_text(task, ex), parent, task)
+            parsed = parse_output(output_format(task).plain_text(task, ex), parent, task)
             assert norm(parsed.text) == norm(ex.text) and parsed.answer.strip() == ex.answer.strip(), name

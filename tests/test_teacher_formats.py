@@ -10,9 +10,8 @@ import pytest
 from llm2llm.config import TaskConfig
 from llm2llm.errors import ConfigError
 from llm2llm.tasks import build_task
-from llm2llm.teacher.formats import (
-    Rejected, check_calculations, parse_output, safe_arith, split_rationale,
-)
+from llm2llm.teacher.formats import Rejected, check_calculations, safe_arith, split_rationale
+from llm2llm.teacher.output_format import output_format, parse_output
 from llm2llm.teacher.prompts import load_template, placeholders
 from teacher_fixtures import load_split
 
@@ -38,12 +37,10 @@ def test_gsm8k_real_examples_parse_as_teacher_output():
 def test_gsm8k_a_huge_structured_answer_is_parsed_not_a_crash():
     """The embedded teacher once answered a JSON "answer" of about 1e300: turning it into plain text
     and canonicalising it raised decimal.InvalidOperation and stopped the whole teacher call."""
-    from llm2llm.teacher.structured import to_plain
-
     task, train = load_split("gsm8k", "train")
     q = "Tom has 3 boxes of 4 pens each. How many pens does he have?"
     reply = json.dumps({"question": q, "rationale": "3 * 4 = 12 and then many more", "answer": 1e300})
-    p = parse_output(to_plain(reply, task, train[0]), train[0], task)
+    p = parse_output(output_format(task).to_plain(reply, task, train[0]), train[0], task)
     assert task.parse(p.answer) == str(int(1e300)) and p.text == q  # the float as JSON gave it, all 301 digits
 
 

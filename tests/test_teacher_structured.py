@@ -8,8 +8,7 @@ import json
 import pytest
 
 from llm2llm.teacher import Teacher
-from llm2llm.teacher.formats import parse_output
-from llm2llm.teacher.structured import schema_for, to_plain
+from llm2llm.teacher.output_format import output_format, parse_output
 from cli_helpers import CACHE_DIR
 from teacher_fixtures import FakeOpenAIServer, Reply, load_split, teacher_cfg
 
@@ -18,17 +17,18 @@ from teacher_fixtures import FakeOpenAIServer, Reply, load_split, teacher_cfg
 def test_a_reply_of_the_schema_parses_into_an_example_of_the_parents_label(name):
     task, train = load_split(name, "train")
     parent = train[3]
-    schema = schema_for(task, parent, "augment")
+    fmt = output_format(task)
+    schema = fmt.schema(task, parent, "augment")
     assert schema is not None
     # AugGPT's rephrasings of a classification input have the same shape; GSM8K rephrasings stay plain
-    assert (schema_for(task, parent, "rephrase") == schema) if name != "gsm8k" else schema_for(task, parent, "rephrase") is None
+    assert (fmt.schema(task, parent, "rephrase") == schema) if name != "gsm8k" else fmt.schema(task, parent, "rephrase") is None
     if name == "gsm8k":
         reply = {"question": "Ann has 3 boxes of 4 pens and buys 5 more pens. How many pens does she have?",
                  "rationale": "3 * 4 = <<3*4=12>>12 pens in boxes, 12 + 5 = <<12+5=17>>17.", "answer": 17.0}
     else:
         (field,) = schema["required"]
         reply = {field: "an entirely new input written for this test"}
-    parsed = parse_output(to_plain(json.dumps(reply), task, parent), parent, task)
+    parsed = parse_output(fmt.to_plain(json.dumps(reply), task, parent), parent, task)
     if name == "gsm8k":
         assert task.parse(parsed.answer) == "17" and parsed.text.startswith("Ann has")
     else:

@@ -35,12 +35,12 @@ from typing import Any, Callable
 
 from llm2llm.example import Example
 from llm2llm.tasks.base import Task
-from llm2llm.teacher import structured
 from llm2llm.teacher.backends import Backend, GenRequest, Generation, Result
 from llm2llm.teacher.cache import TeacherCache, cache_key
 from llm2llm.teacher.dedup import NearDuplicateIndex
 from llm2llm.teacher.factory import make_backend
-from llm2llm.teacher.formats import Parsed, Rejected, parse_output
+from llm2llm.teacher.formats import Parsed, Rejected
+from llm2llm.teacher.output_format import output_format
 from llm2llm.teacher.prompts import PromptTemplate, load_template, placeholders, style_examples
 
 log = logging.getLogger("llm2llm.teacher")
@@ -83,6 +83,7 @@ class Teacher:
     def __init__(self, cfg: Any, task: Task, cache_dir: str, backend: Backend | None = None, run_seed: int = 0) -> None:
         self.cfg = cfg
         self.task = task
+        self.format = output_format(task)  # how replies are parsed, constrained and written
         self.run_seed = run_seed
         self.cache_dir = str(Path(cache_dir).expanduser())
         self.cache = TeacherCache(Path(cfg.cache_path).expanduser() if cfg.cache_path
@@ -202,12 +203,12 @@ class Teacher:
         text = res.text
         if st.schema is not None:
             try:
-                text = structured.to_plain(text, self.task, st.parent)
+                text = self.format.to_plain(text, self.task, st.parent)
             except (ValueError, KeyError, TypeError) as e:
                 raise Rejected("bad_json", str(e)[:100]) from None
         try:
-            parsed = parse_output(text, st.parent, self.task, st.mode, self.cfg.check_calculations,
-                                  truncated=res.finish_reason == "length" and st.schema is None)
+            parsed = self.format.parse(text, st.parent, self.task, st.mode, self.cfg.check_calculations,
+                                       truncated=res.finish_reason == "length" and st.schema is None)
         except Rejected:
             raise
         except Exception as e:  # a parser bug on one (cached) reply must not block every re-run
@@ -225,10 +226,10 @@ class Teacher:
         n_style = getattr(self.cfg, "style_examples", 0) if template.shows_style_examples else 0
         style = style_examples(ex, pool, n_style, self.run_seed)  # other seeds, same label
         messages = template.render(placeholders(self.task, ex, style))
-        schema = structured.schema_for(self.task, ex, mode) if self.backend.supports_schema() else None
+        schema = self.format.schema(self.task, ex, mode) if self.backend.supports_schema() else None
         if schema is not None:
             messages = messages[:-1] + [{**messages[-1], "content": messages[-1]["content"]
-                                         + structured.instruction(self.task, ex, mode)}]
+                                         + self.format.instruction(self.task, ex, mode)}]
         labels = tuple(self.task.labels or ()) if schema is not None else ()
         return _State(ex, messages, mode, schema, quoted=(ex.text, *(e.text for e in style)), labels=labels)
 

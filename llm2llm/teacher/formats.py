@@ -1,10 +1,10 @@
-"""Strict parsers and validators for teacher output, one per prompt template.
+"""What every teacher-reply parser shares: the rejection, the parsed fields, and the checks.
 
-Each parser takes the teacher's raw reply and the parent example and returns the new example's
-fields (``Parsed``) or raises ``Rejected(reason)``; the reason strings are what the run's
-``stats["rejected"]`` counts. New examples always inherit what must not drift from the parent:
-a classification example's label comes from its parent (the teacher writes text only), a
-rephrasing keeps its parent's answer (and choices).
+A parser (one per template, in llm2llm/teacher/output_format.py) takes the teacher's raw reply and
+the parent example and returns the new example's fields (``Parsed``) or raises ``Rejected(reason)``;
+the reason strings are what the run's ``stats["rejected"]`` counts. The helpers here split a reply
+into ``Name:`` sections, check a new text (not empty, not too long, not an echo of the parent or of
+the prompt), and check GSM8K arithmetic (``#### N`` final answers, ``<<a*b=c>>`` annotations).
 """
 
 from __future__ import annotations
@@ -17,8 +17,7 @@ from decimal import Decimal
 from typing import Any, Callable, Iterable
 
 from llm2llm.example import Example
-from llm2llm.tasks.base import Task, normalise_label_text
-from llm2llm.tasks.casehold import LETTERS
+from llm2llm.tasks.base import normalise_label_text
 from llm2llm.tasks.gsm8k import canonical_number
 
 MAX_TEXT_CHARS = 4000
@@ -44,7 +43,7 @@ class Parsed:
 _HEADER = r"^[ \t]*(?:\d{1,2}[.)][ \t]*)?(?:\*\*)?(%s)(?:\*\*)?[ \t]*:(?:\*\*)?[ \t]*"
 
 
-def _sections(output: str, names: tuple[str, ...]) -> list[tuple[str, str]]:
+def sections(output: str, names: tuple[str, ...]) -> list[tuple[str, str]]:
     """Split ``output`` at lines starting with ``Name:`` (case-insensitive, optional '1.' or bold).
 
     Returns (lower-cased name, body) pairs in order; text before the first header is dropped.
@@ -58,19 +57,21 @@ def _sections(output: str, names: tuple[str, ...]) -> list[tuple[str, str]]:
     return out
 
 
-def _strip_quotes(s: str) -> str:
+def strip_quotes(s: str) -> str:
     s = s.strip()
     while len(s) >= 2 and s[0] == s[-1] and s[0] in "\"'`":
         s = s[1:-1].strip()
     return s
 
 
-def _check_text(text: str, parent: Example, max_chars: int) -> str:
-    text = _strip_quotes(text)
+def check_text(text: str, parent: Example, limit: int) -> str:
+    """``text`` without surrounding quotes, or Rejected (empty, longer than ``limit`` characters, the
+    parent's text again, or the prompt's format instead of a new text)."""
+    text = strip_quotes(text)
     if not text:
         raise Rejected("empty")
-    if len(text) > max_chars:
-        raise Rejected("too_long", f"{len(text)} > {max_chars} characters")
+    if len(text) > limit:
+        raise Rejected("too_long", f"{len(text)} > {limit} characters")
     if normalise_label_text(text) == normalise_label_text(parent.text):
         raise Rejected("echo", "repeats the parent example")
     if _TEMPLATE_ECHO.search(text):
@@ -84,16 +85,16 @@ def _check_text(text: str, parent: Example, max_chars: int) -> str:
 _TEMPLATE_ECHO = re.compile(r"<the (?:new|rephrased)\b[^<>]*>|^\s*<[^<>]+>\s*$|\[(?:QUESTION|ANSWER|CALCULATION)\]")
 
 #: what a classification template calls the input (besides the task's own input_name)
-_INPUT_NAMES = ("input", "text", "sentence", "question", "request", "review", "utterance")
+INPUT_NAMES = ("input", "text", "sentence", "question", "request", "review", "utterance")
 # "The new sentence", "This question.", "[new sentence]": the reply's description, not a reply (the
 # embedded 135M teacher writes these; the first one was kept and every later one was a duplicate)
 _SELF_DESCRIPTION = re.compile(r"(?:(?:the|a|an|this|that|my|your|our|new|rephrased|another|same|example)\s+)*"
-                               r"(?:%s|example|one)s?" % "|".join(_INPUT_NAMES))
+                               r"(?:%s|example|one)s?" % "|".join(INPUT_NAMES))
 
 
 def is_label_name(text: str, labels: Iterable[str]) -> bool:
     """Whether ``text`` is just one of ``labels`` (case, quotes and punctuation aside)."""
-    return normalise_label_text(_strip_quotes(text)) in {normalise_label_text(label) for label in labels}
+    return normalise_label_text(strip_quotes(text)) in {normalise_label_text(label) for label in labels}
 
 
 def is_self_description(text: str) -> bool:
@@ -101,7 +102,9 @@ def is_self_description(text: str) -> bool:
     return bool(_SELF_DESCRIPTION.fullmatch(normalise_label_text(text)))
 
 
-def _max_chars(parent: Example, factor: int = 4, floor: int = 400) -> int:
+def max_chars(parent: Example, factor: int = 4, floor: int = 400) -> int:
+    """The longest new text accepted for ``parent``: ``factor`` times its length, at least ``floor``,
+    at most ``MAX_TEXT_CHARS``."""
     return min(MAX_TEXT_CHARS, max(factor * len(parent.text), floor))
 
 
@@ -124,31 +127,16 @@ def split_rationale(answer: str) -> tuple[str, str]:
     return rationale.strip(), number
 
 
-def _question_answer(output: str, parent: Example) -> tuple[str, str]:
+def question_answer(output: str, parent: Example) -> tuple[str, str]:
     """The first 'Question: ...' section and the 'Answer: ...' right after it (question checked)."""
-    secs = _sections(output, ("question", "answer"))
+    secs = sections(output, ("question", "answer"))
     names = [n for n, _ in secs]
     if "question" not in names:
         raise Rejected("no_question")
     qi = names.index("question")
     if qi + 1 >= len(secs) or names[qi + 1] != "answer":
         raise Rejected("no_answer")
-    return _check_text(secs[qi][1], parent, _max_chars(parent)), secs[qi + 1][1]
-
-
-def parse_gsm8k(output: str, parent: Example, task: Task) -> Parsed:
-    """'Question: ... Answer: <calculation> #### N' (the public LLM2LLM format; '1.' numbering allowed).
-
-    Only the first Question/Answer pair counts. The rationale is kept as written and the final
-    line is rewritten as '#### <canonical number>' (GSM8K's own format).
-    """
-    question, answer = _question_answer(output, parent)
-    rationale, number = split_rationale(answer)
-    if not rationale:
-        raise Rejected("no_calculation", "the answer shows no work before '####'")
-    if len(rationale) > MAX_TEXT_CHARS:
-        raise Rejected("too_long", "rationale")
-    return Parsed(text=question, answer=f"{rationale}\n#### {number}")
+    return check_text(secs[qi][1], parent, max_chars(parent)), secs[qi + 1][1]
 
 
 # Safe arithmetic for <<a*b=c>> calculator annotations: numbers and + - * / // % ** only.
@@ -203,131 +191,6 @@ def check_calculations(answer: str) -> list[str]:
     return bad
 
 
-# ------------------------------------------------------------------------ classification
-def parse_classification(output: str, parent: Example, task: Task) -> Parsed:
-    """'<Input name>: <text>' (+ optional 'Label: <parent label>'). The label is the parent's: an
-    output naming another label is rejected."""
-    input_name = getattr(task, "input_name", "Input").lower()
-    secs = _sections(output, tuple(dict.fromkeys((input_name,) + _INPUT_NAMES + ("label",))))
-    texts = [body for name, body in secs if name != "label"]
-    labels = [body for name, body in secs if name == "label"]
-    if not texts:
-        raise Rejected("no_input", f"no '{getattr(task, 'input_name', 'Input')}:' line")
-    text = texts[0].split("\n\n")[0].strip()  # the first paragraph of the first input section
-    if labels:
-        said = normalise_label_text(labels[0].splitlines()[0] if labels[0] else "")
-        if said != normalise_label_text(parent.answer):
-            raise Rejected("label_changed", f"{labels[0][:40]!r} != {parent.answer!r}")
-    if "\n" in text.strip():
-        text = " ".join(text.split())
-    if task.labels and is_label_name(text, task.labels):
-        raise Rejected("label_only", "the new input is just a label name")
-    return Parsed(text=_check_text(text, parent, _max_chars(parent)), answer=parent.answer)
-
-
-# --------------------------------------------------------------------------------- QA
-def parse_qa(output: str, parent: Example, task: Task) -> Parsed:
-    """'Question: ... Answer: ...' where the answer matches the task's answer pattern."""
-    question, answer = _question_answer(output, parent)
-    answer = answer.strip()
-    if not answer:
-        raise Rejected("no_answer")
-    if task.parse(answer) is None:
-        raise Rejected("bad_final_answer", "the answer does not match task.answer_pattern")
-    return Parsed(text=question, answer=answer)
-
-
-# --------------------------------------------------------------------------------- CaseHOLD
-_OPTION = re.compile(r"^[ \t]*\(?([A-Ea-e])[).:][ \t]+(.+?)[ \t]*$", re.MULTILINE)
-
-
-def parse_casehold(output: str, parent: Example, task: Task) -> Parsed:
-    """'Excerpt: ...<HOLDING>...', five options 'A. ...'..'E. ...', and 'Correct: <letter>'."""
-    secs = _sections(output, ("excerpt", "context", "correct", "answer"))
-    body = {n: b for n, b in reversed(secs)}  # the first section of each name wins
-    context = body.get("excerpt") or body.get("context")
-    if context is None:
-        raise Rejected("no_context")
-    options_at = _OPTION.search(context)
-    options_block = context[options_at.start():] if options_at else ""
-    context = context[:options_at.start()].strip() if options_at else context.strip()
-    if context.count("<HOLDING>") != 1:
-        raise Rejected("holding_placeholder", f"{context.count('<HOLDING>')} <HOLDING> placeholders, need exactly 1")
-    context = _check_text(context, parent, _max_chars(parent, factor=3, floor=1500))
-    options = [(l.upper(), t.strip()) for l, t in _OPTION.findall(options_block)]
-    if [l for l, _ in options][:5] != list(LETTERS) or len(options) != 5:
-        raise Rejected("bad_choices", f"expected options A-E once each, got {''.join(l for l, _ in options) or 'none'}")
-    choices = tuple(t for _, t in options)
-    if len({normalise_label_text(c) for c in choices}) != 5 or any(not normalise_label_text(c) for c in choices):
-        raise Rejected("duplicate_choices", "the five holdings must be distinct and non-empty")
-    marked = body.get("correct") or body.get("answer")
-    letter = re.match(r"\s*\(?([A-Ea-e])\b", marked or "")
-    if not letter:
-        raise Rejected("bad_marked_answer", f"no 'Correct: <A-E>' line (got {(marked or '')[:20]!r})")
-    return Parsed(text=context, answer=str(LETTERS.index(letter.group(1).upper())), choices=choices)
-
-
-# ------------------------------------------------------------------ AugGPT rephrasings
-def parse_rephrase(output: str, parent: Example, task: Task) -> Parsed:
-    """A rephrasing of the parent's input; answer (and choices) are the parent's.
-
-    GSM8K: every number in the parent question must still be there (so its answer still holds).
-    CaseHOLD: the <HOLDING> placeholder must survive exactly once.
-    """
-    template = task.teacher_template
-    if template == "classification":
-        return parse_classification(output, parent, task)
-    header = {"gsm8k": "question", "qa": "question", "casehold": "excerpt"}[template]
-    secs = _sections(output, (header, "answer", "label", "correct"))
-    texts = [b for n, b in secs if n == header]
-    if texts:
-        text = texts[0]
-    else:
-        if secs or not output.strip():
-            raise Rejected(f"no_{header}")
-        text = output.strip()
-    text = _check_text(text, parent, _max_chars(parent, factor=3))
-    if template == "gsm8k":
-        if "####" in text:
-            raise Rejected("answer_in_question")
-        missing = sorted(set(_numbers(parent.text)) - set(_numbers(text)))
-        if missing:
-            raise Rejected("numbers_changed", f"missing {missing[:5]}")
-    if template == "casehold" and text.count("<HOLDING>") != 1:
-        raise Rejected("holding_placeholder", f"{text.count('<HOLDING>')} <HOLDING> placeholders, need exactly 1")
-    return Parsed(text=text, answer=parent.answer, choices=parent.choices)
-
-
-def _numbers(text: str) -> list[str]:
+def numbers_in(text: str) -> list[str]:
+    """Every number in ``text``, canonical ('1,200' -> '1200')."""
     return [n for n in (canonical_number(m) for m in re.findall(r"\d[\d,]*(?:\.\d+)?", text)) if n is not None]
-
-
-PARSERS: dict[str, Callable[[str, Example, Task], Parsed]] = {
-    "gsm8k": parse_gsm8k,
-    "classification": parse_classification,
-    "qa": parse_qa,
-    "casehold": parse_casehold,
-}
-
-
-def parse_output(output: str, parent: Example, task: Task, mode: str = "augment",
-                 check_calcs: bool = False, truncated: bool = False) -> Parsed:
-    """Parse and validate one teacher reply for ``parent`` (mode: augment | rephrase).
-
-    ``truncated`` (the reply hit max_tokens): its last line may be cut short ('#### 7' of
-    '#### 72'), so it is dropped before parsing, as the public code drops a truncated last item;
-    a reply that is unusable without it is rejected as 'truncated'.
-    """
-    if truncated:
-        try:
-            return parse_output(output.rsplit("\n", 1)[0] if "\n" in output else "", parent, task, mode, check_calcs)
-        except Rejected as r:
-            raise Rejected("truncated", f"hit max_tokens; without its last line: {r}") from None
-    if not output or not output.strip():
-        raise Rejected("empty")
-    parsed = parse_rephrase(output, parent, task) if mode == "rephrase" else PARSERS[task.teacher_template](output, parent, task)
-    if check_calcs and task.teacher_template == "gsm8k" and mode == "augment":
-        bad = check_calculations(parsed.answer)
-        if bad:
-            raise Rejected("bad_calculation", ", ".join(bad[:3]))
-    return parsed

@@ -20,21 +20,8 @@ from typing import Any, Iterable
 
 from llm2llm.example import Example
 from llm2llm.tasks.base import Task, normalise_label_text
-from llm2llm.tasks.casehold import LETTERS
 from llm2llm.teacher.backends import Backend, GenRequest, Generation, OnDone, Result, TeacherError
-
-def reply_text(task: Task, example: Example) -> str:
-    """``example`` written as a teacher reply in the plain-text format of ``task``'s template (what
-    llm2llm.teacher.formats parses back into the same text and answer)."""
-    template = task.teacher_template
-    if template == "classification":
-        return f"{getattr(task, 'input_name', 'Input')}: {example.text}\nLabel: {example.answer}"
-    if template in ("gsm8k", "qa"):
-        return f"Question: {example.text}\nAnswer: {example.answer}"
-    if template == "casehold":
-        options = "\n".join(f"{letter}. {choice}" for letter, choice in zip(LETTERS, example.choices or ()))
-        return f"Excerpt: {example.text}\n{options}\nCorrect: {LETTERS[int(example.answer)]}"
-    raise TeacherError(f"teacher=oracle: no reply format for the {template!r} template")
+from llm2llm.teacher.output_format import output_format
 
 
 _INDEXES: dict[tuple[str, str], tuple[list[Example], list[str], Any, Any]] = {}
@@ -63,6 +50,7 @@ class OracleBackend(Backend):
 
     def __init__(self, cfg: Any, task: Task) -> None:
         self.cfg, self.task = cfg, task
+        self.format = output_format(task)
         self.train: list[Example] | None = None
         self.excluded: set[str] = set()
         self._vectors: Any = None
@@ -118,7 +106,7 @@ class OracleBackend(Backend):
             if req.sample >= len(found):
                 results.append(TeacherError(f"teacher=oracle: no eligible train example left for {req.parent.id}"))
                 continue
-            gen = Generation(text=reply_text(self.task, found[req.sample]), finish_reason="stop",
+            gen = Generation(text=self.format.plain_text(self.task, found[req.sample]), finish_reason="stop",
                              prompt_tokens=0, completion_tokens=0)
             on_done(req, gen)
             results.append(gen)

@@ -33,6 +33,7 @@ from llm2llm.errors import ConfigError
 from llm2llm.example import Example
 from llm2llm.tasks.base import Task
 from llm2llm.tasks.casehold import LETTERS
+from llm2llm.teacher.output_format import output_format
 
 BUILTIN_DIR = Path(__file__).resolve().parent.parent / "prompts"
 
@@ -64,7 +65,7 @@ def _style_block(task: Task, parent: Example, examples: list[Example]) -> str:
 def placeholders(task: Task, ex: Example, style: list[Example] | None = None) -> dict[str, str]:
     """Every value a template may use for ``ex`` (same names for all tasks); ``style``: the
     examples ``{style_examples}`` shows (see ``style_examples``)."""
-    input_name = getattr(task, "input_name", "Question" if task.teacher_template in ("gsm8k", "qa") else "Input")
+    input_name = output_format(task).input_name(task)
     values = {
         "task": task.name,
         "instruction": getattr(task, "instruction", ""),
