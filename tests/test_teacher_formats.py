@@ -285,3 +285,22 @@ def test_truncated_replies_lose_their_last_line():
     assert p.text == "a complete line"
     with pytest.raises(Rejected, match="truncated"):
         parse_output("Sentence: a line cut in the mid", strain[0], stask, truncated=True)
+
+
+def test_each_template_has_one_output_format_and_an_unknown_one_fails_clearly(qa_task):
+    from llm2llm.teacher.output_format import CaseHoldFormat, ClassificationFormat, GSM8KFormat, QAFormat
+
+    expected = {"sst2": ClassificationFormat, "trec": ClassificationFormat, "gsm8k": GSM8KFormat,
+                "casehold": CaseHoldFormat}
+    for name, cls in expected.items():
+        task, train = load_split(name, "train")
+        fmt = output_format(task)
+        assert type(fmt) is cls and output_format(task) is fmt
+        # what the oracle writes is what the parser reads back, under the same input name the prompt uses
+        assert placeholders(task, train[0])["input_name"] == fmt.input_name(task)
+    task, _ = qa_task
+    assert type(output_format(task)) is QAFormat and output_format(task).input_name(task) == "Input"
+    task.teacher_template = "poetry"
+    with pytest.raises(ConfigError, match="no teacher output format for the template 'poetry'; known: "
+                                          "classification, gsm8k, qa, casehold"):
+        output_format(task)
