@@ -7,7 +7,7 @@
 
 Backends: the official ``openai`` client (OpenAI, or any OpenAI-compatible server via base_url:
 vLLM, llama.cpp, Ollama), an in-process llama.cpp model (a GGUF) and an in-process transformers
-model. Replies can be constrained to the task's JSON shape (llm2llm.teacher.structured). Every
+model. Replies can be constrained to the task's JSON shape (llm2llm.teacher.output_format). Every
 call goes through one persistent cache (llm2llm.teacher.cache). Prompts are YAML templates under
 ``llm2llm/prompts/``.
 """

@@ -36,7 +36,7 @@ class BadResponse(Exception):
 class GenRequest:
     key: str                         # the cache key (also seeds sampling)
     messages: list[dict[str, str]]
-    schema: dict[str, Any] | None = None  # constrain the reply to this JSON schema (llm2llm.teacher.structured)
+    schema: dict[str, Any] | None = None  # constrain the reply to this JSON schema (llm2llm.teacher.output_format)
     quoted: tuple[str, ...] = ()     # texts shown in the prompt that the reply must not copy (teacher.no_copy_ngram)
     labels: tuple[str, ...] = ()     # label names a JSON reply's input may not consist of (same setting)
     parent: Example | None = None    # the seed example the request is about (teacher=oracle answers from it)
