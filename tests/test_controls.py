@@ -77,7 +77,8 @@ def test_controls_add_exactly_the_matched_budget_and_never_a_seed_or_test_text(m
     assert not any(e.text in seed_texts or e.text in test_texts for e in added)
     assert len({e.text for e in added}) == 13
     assert runs[0] == runs[1]  # deterministic for the run seed
-    if method == "untargeted":
+    if method == "untargeted":  # the teacher's statistics where the cost table reads AugGPT's
+        assert stats["teacher"]["kept"] == 13 and stats["teacher"]["cost_usd"] == 0.0 and stats["shortfall"] == 0
         by_id = {s.id: s for s in seeds}
         assert all(e.origin == "teacher" and e.answer == by_id[e.parent_id].answer for e in added)
         assert len({e.parent_id for e in added}) == 13  # 13 of the 24 seeds, one each: random, not the wrong ones

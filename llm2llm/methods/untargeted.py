@@ -52,4 +52,6 @@ class Untargeted(Method):
             result = teacher.augment(by_count[n], k=n, iteration=1, existing=list(seeds) + added, forbidden=test)
             added += result.examples
             parts.append(result.stats)
-        return list(seeds) + added, {**merge_stats(parts), **budget}
+        requested = sum(per_seed)
+        return list(seeds) + added, {"requested": requested, "kept": len(added), "shortfall": requested - len(added),
+                                     "teacher": merge_stats(parts), **budget}
