@@ -209,6 +209,7 @@ def test_protected_tokens_are_never_touched():
         assert out.split()[0] == "Natalia" and "48" in out.split()
 
 
+@pytest.mark.slow  # two more processes, each loading WordNet
 def test_same_output_in_another_process_with_another_hash_seed(real, tmp_path):
     """No set-iteration order leaks into the output (the reference EDA depends on PYTHONHASHSEED)."""
     import json

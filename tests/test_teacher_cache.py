@@ -98,6 +98,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow  # four processes, each importing the teacher package
 def test_cache_concurrent_writers_from_several_processes(tmp_path):
     path = tmp_path / "shared"
     TeacherCache(path).close()
