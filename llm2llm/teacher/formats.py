@@ -86,8 +86,8 @@ _TEMPLATE_ECHO = re.compile(r"<the (?:new|rephrased)\b[^<>]*>|^\s*<[^<>]+>\s*$|\
 
 #: what a classification template calls the input (besides the task's own input_name)
 INPUT_NAMES = ("input", "text", "sentence", "question", "request", "review", "utterance")
-# "The new sentence", "This question.", "[new sentence]": the reply's description, not a reply (the
-# embedded 135M teacher writes these; the first one was kept and every later one was a duplicate)
+# "The new sentence", "This question.", "[new sentence]": the reply's description, not a reply (small
+# teachers write these; without this check the first is kept and each later one rejected as a duplicate)
 _SELF_DESCRIPTION = re.compile(r"(?:(?:the|a|an|this|that|my|your|our|new|rephrased|another|same|example)\s+)*"
                                r"(?:%s|example|one)s?" % "|".join(INPUT_NAMES))
 
