@@ -200,7 +200,7 @@ def test_resume_after_kills_reaches_the_same_data(finished_run, tmp_path):
     kill_when(cmd, env, lambda: db.exists() and cached_calls(db) >= 1)
     assert not (run / "iter_0" / "teacher_stats.json").exists()
     ran = json.loads((run / "iter_0" / "timings.json").read_text())  # the stages finished before the kill
-    assert set(ran) == {"train_s", "eval_test_s", "eval_seed_s"} and ran["train_s"] > 0.5
+    assert set(ran) == {"train_s", "eval_test_s", "eval_seed_s"} and ran["train_s"] > 0
     # 2. Kill during the training of iteration 1.
     kill_when(cmd, env, lambda: (run / "iter_1" / ".checkpoint.tmp").exists())
     assert not (run / "iter_1" / "checkpoint" / "COMPLETE").exists()

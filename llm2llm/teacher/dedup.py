@@ -14,23 +14,28 @@ case and punctuation) are a set lookup.
 from __future__ import annotations
 
 from collections import Counter
-from typing import Iterable
-
-from rouge_score import rouge_scorer, tokenizers
+from functools import lru_cache
+from typing import Any, Iterable
 
 from llm2llm.tasks.base import normalise_label_text
 
-_TOKENIZER = tokenizers.DefaultTokenizer(use_stemmer=False)
+@lru_cache(maxsize=None)
+def _rouge() -> tuple[Any, Any]:
+    """rouge-score's scorer module and default tokenizer, imported on first use (rouge-score imports
+    nltk, seconds that a process which never deduplicates should not pay)."""
+    from rouge_score import rouge_scorer, tokenizers
+
+    return rouge_scorer, tokenizers.DefaultTokenizer(use_stemmer=False)
 
 
 def tokenize(text: str) -> list[str]:
     """rouge-score's default tokenisation (lower-case, alphanumeric runs)."""
-    return _TOKENIZER.tokenize(text)
+    return _rouge()[1].tokenize(text)
 
 
 def rouge_l(a: str, b: str) -> float:
     """ROUGE-L F-measure of two texts, as rouge-score computes it."""
-    return rouge_scorer._score_lcs(tokenize(a), tokenize(b)).fmeasure  # the public code's own call
+    return _rouge()[0]._score_lcs(tokenize(a), tokenize(b)).fmeasure  # the public code's own call
 
 
 class NearDuplicateIndex:
@@ -85,7 +90,7 @@ class NearDuplicateIndex:
             overlap = sum((bag & self._bag(idx)).values())
             if 2 * overlap / (n + m) < self.threshold:
                 continue
-            best = max(best, rouge_scorer._score_lcs(other, toks).fmeasure)
+            best = max(best, _rouge()[0]._score_lcs(other, toks).fmeasure)
         return best
 
     def match(self, text: str) -> bool:
