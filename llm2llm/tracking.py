@@ -4,14 +4,19 @@ from __future__ import annotations
 
 import hashlib
 import json
-import uuid
 import os
 import sys
+import uuid
 from pathlib import Path
 from typing import Any, Protocol
 
 from llm2llm.config import TrackingConfig
+from llm2llm.errors import Llm2llmError
 from llm2llm.rundir import WANDB_ID_FILE, final_predictions
+
+
+class TrackingError(Llm2llmError):
+    """The tracker cannot be started as configured."""
 
 
 class Tracker(Protocol):
@@ -57,6 +62,22 @@ def sweep_group() -> str | None:
     return "sweep-" + hashlib.sha1(args.encode()).hexdigest()[:8]
 
 
+def _init(wandb: Any, init: dict[str, Any], run_id: str) -> Any:
+    """``wandb.init``; one clear error line when W&B already has this run open. That happens when this
+    process talks to a W&B service it inherited (``WANDB_SERVICE``, set by W&B in a parent process
+    that used W&B itself) in which a killed job of the same run is still registered."""
+    try:
+        return wandb.init(**init)
+    except Exception as e:
+        if "is in use" not in str(e):
+            raise
+        inherited = os.environ.get("WANDB_SERVICE")
+        hint = (f"this process inherited the W&B service of another process (WANDB_SERVICE={inherited}); unset "
+                "WANDB_SERVICE and run again" if inherited else "wait for the other process to end and run again")
+        raise TrackingError(f"W&B run {run_id} is already open in another process (a killed job of this run?): "
+                            f"{hint}, or use tracking=none") from None
+
+
 class WandbTracker:
     """Metrics keyed by iteration, tables of wrong examples and teacher outputs, datasets as artifacts."""
 
@@ -73,12 +94,12 @@ class WandbTracker:
         if not id_file.is_file():
             id_file.write_text(uuid.uuid4().hex[:12])
         self.wandb = wandb
-        self.run = wandb.init(
-            project=cfg.project, entity=cfg.entity, group=cfg.group or sweep_group() or run_name,
-            name=run_name, tags=sorted(set(cfg.tags) | set(tags)), config=config, mode=mode,
-            dir=os.environ.get("WANDB_DIR") or str(run_dir), id=id_file.read_text().strip(), resume="allow",
-            settings=wandb.Settings(console="off"),
-        )
+        run_id = id_file.read_text().strip()
+        init = dict(project=cfg.project, entity=cfg.entity, group=cfg.group or sweep_group() or run_name,
+                    name=run_name, tags=sorted(set(cfg.tags) | set(tags)), config=config, mode=mode,
+                    dir=os.environ.get("WANDB_DIR") or str(run_dir), id=run_id, resume="allow",
+                    settings=wandb.Settings(console="off"))
+        self.run = _init(wandb, init, run_id)
         self.run.define_metric("iteration")
         self.run.define_metric("*", step_metric="iteration")
 

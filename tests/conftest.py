@@ -26,6 +26,16 @@ os.environ.setdefault("LLM2LLM_DATA_DIR", str(DATA_DIR))
 os.environ.setdefault("LLM2LLM_CACHE_DIR", str(CACHE_DIR))
 
 
+@pytest.fixture(autouse=True)
+def _no_inherited_wandb_service():
+    """A test that uses W&B in this process makes W&B export ``WANDB_SERVICE``; a train.py started by a
+    later test would inherit it and share this process's W&B service, in which a run that test kills
+    stays open ("run ID ... is in use" for its resumed run). Each train.py starts its own service, as
+    it does outside the tests."""
+    yield
+    os.environ.pop("WANDB_SERVICE", None)
+
+
 @pytest.fixture(scope="session")
 def data_dir() -> Path:
     return require_data_dir()
