@@ -16,24 +16,7 @@ from typing import Any, Iterable, Sequence
 from baselines.budget import expand_counts
 from llm2llm.errors import ConfigError
 from llm2llm.example import Example
-
-
-def _merge_stats(total: dict[str, Any], stats: Any) -> None:
-    if stats is None:
-        return
-    if not isinstance(stats, dict):
-        stats = getattr(stats, "__dict__", {}) or {}
-    for k, v in stats.items():
-        if isinstance(v, bool):
-            total[k] = total.get(k, False) or v
-        elif isinstance(v, (int, float)):
-            total[k] = total.get(k, 0) + v
-        elif isinstance(v, dict):
-            sub = total.setdefault(k, {})
-            if isinstance(sub, dict):
-                _merge_stats(sub, v)
-        else:
-            total.setdefault(k, v)
+from llm2llm.teacher.core import merge_stats
 
 
 def auggpt_augment(teacher: Any, seeds: Sequence[Example], num_aug: int | Sequence[int] = 4,
@@ -67,7 +50,7 @@ def auggpt_augment(teacher: Any, seeds: Sequence[Example], num_aug: int | Sequen
     surplus = 0
     for k in sorted(groups):
         result = teacher.rephrase(groups[k], k, existing=known, forbidden=forbidden)
-        _merge_stats(stats, getattr(result, "stats", None))
+        merge_stats(stats, getattr(result, "stats", None))
         for ex in getattr(result, "examples", result):
             pid = ex.parent_id
             if pid not in want:

@@ -16,22 +16,7 @@ from typing import Any
 from llm2llm.example import Example
 from llm2llm.methods.augment import counts
 from llm2llm.methods.base import Method, register
-
-
-def merge_stats(parts: list[dict[str, Any]]) -> dict[str, Any]:
-    """Teacher stats of several calls as one (counts summed, rejection reasons merged)."""
-    out: dict[str, Any] = {}
-    for stats in parts:
-        for key, value in stats.items():
-            if key == "rejected":
-                merged = out.setdefault("rejected", {})
-                for reason, n in value.items():
-                    merged[reason] = merged.get(reason, 0) + n
-            elif isinstance(value, bool):
-                out[key] = out.get(key, False) or value
-            elif isinstance(value, (int, float)):
-                out[key] = out.get(key, 0) + value
-    return out
+from llm2llm.teacher.core import merge_stats
 
 
 @register
@@ -47,11 +32,11 @@ class Untargeted(Method):
             if n:
                 by_count[n].append(seed)
         added: list[Example] = []
-        parts = []
+        stats: dict[str, Any] = {}
         for n in sorted(by_count):
             result = teacher.augment(by_count[n], k=n, iteration=1, existing=list(seeds) + added, forbidden=test)
             added += result.examples
-            parts.append(result.stats)
+            merge_stats(stats, result.stats)
         requested = sum(per_seed)
         return list(seeds) + added, {"requested": requested, "kept": len(added), "shortfall": requested - len(added),
-                                     "teacher": merge_stats(parts), **budget}
+                                     "teacher": stats, **budget}

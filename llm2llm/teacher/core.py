@@ -76,6 +76,26 @@ def _new_stats() -> dict[str, Any]:
             "rejected": {}, "failed_examples": 0, "wall_s": 0.0}
 
 
+def merge_stats(total: dict[str, Any], stats: Any) -> None:
+    """Add one call's stats into ``total``: counts summed (nested ones too, e.g. rejection reasons),
+    flags or-ed, anything else kept from the first call."""
+    if stats is None:
+        return
+    if not isinstance(stats, dict):
+        stats = getattr(stats, "__dict__", {}) or {}
+    for k, v in stats.items():
+        if isinstance(v, bool):
+            total[k] = total.get(k, False) or v
+        elif isinstance(v, (int, float)):
+            total[k] = total.get(k, 0) + v
+        elif isinstance(v, dict):
+            sub = total.setdefault(k, {})
+            if isinstance(sub, dict):
+                merge_stats(sub, v)
+        else:
+            total.setdefault(k, v)
+
+
 class Teacher:
     """See the module docstring. ``cache_dir`` holds the cache file unless ``cfg.cache_path`` is set,
     and the materialised embedded model for the local backend."""
