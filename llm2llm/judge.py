@@ -49,10 +49,7 @@ class LabelJudge:
 
         with threadpool_limits(1):  # lbfgs's BLAS threads only contend on a shared CPU (3x slower here)
             self.model.fit([e.text for e in train], [e.answer for e in train])
-        self.test_accuracy = (self._agree(test) / len(test)) if test else None
-
-    def _agree(self, examples: list[Example]) -> int:
-        return sum(self.accepts(examples))
+        self.test_accuracy = sum(self.accepts(test)) / len(test) if test else None
 
     def accepts(self, examples: list[Example]) -> list[bool]:
         if not examples:
