@@ -28,7 +28,7 @@ from typing import Any
 
 import yaml
 
-from llm2llm.errors import Llm2llmError
+from llm2llm.errors import Llm2llmError, exit_code
 from llm2llm.example import Example, read_examples, read_jsonl
 from llm2llm.rundir import (CONFIG_FILE, ENVIRONMENT_FILE, ITER_PREFIX, RESULTS_FILE, TEACHER_RECORDS_FILE,
                             TEACHER_STATS_FILE, TRAIN_FILE, iter_name, iter_number, read_results)
@@ -233,7 +233,8 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--private", action="store_true", help="create the Hub repository as private")
     args = ap.parse_args(argv)
     out = args.out or args.run_dir / "hf_dataset"
-    try:
+
+    def run() -> int:
         if not args.run_dir.is_dir():
             raise ExportError(f"{args.run_dir}: no such run directory")
         dd = export(args.run_dir, out)
@@ -241,9 +242,8 @@ def main(argv: list[str] | None = None) -> int:
         if args.push_to_hub:
             print(f"pushed to {push_to_hub(out, args.push_to_hub, args.private)}")
         return 0
-    except Llm2llmError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+    return exit_code(run)
 
 
 if __name__ == "__main__":

@@ -22,7 +22,7 @@ import sys
 from pathlib import Path
 
 from llm2llm.curves import plot_training_loss
-from llm2llm.errors import Llm2llmError
+from llm2llm.errors import exit_code
 from llm2llm.report.load import ReportError, find_runs, load_reference, wandb_runs
 from llm2llm.report.plots import plot
 from llm2llm.report.render import compare, to_csv, to_latex, to_markdown
@@ -43,7 +43,8 @@ def main(argv: list[str] | None = None) -> int:
     c = sub.add_parser("compare", help="list runs with their config differences and final metrics")
     c.add_argument("runs", nargs="+")
     args = ap.parse_args(argv)
-    try:
+
+    def run() -> int:
         if args.command == "compare":
             print(compare(find_runs(args.runs)), end="")
             return 0
@@ -60,9 +61,8 @@ def main(argv: list[str] | None = None) -> int:
         print(to_markdown(table))
         print(f"wrote {out / 'table.md'}, table.csv, table.tex, " + ", ".join(p.name for p in plots))
         return 0
-    except Llm2llmError as e:
-        print(f"error: {e}", file=sys.stderr)
-        return 2
+
+    return exit_code(run)
 
 
 if __name__ == "__main__":
