@@ -28,7 +28,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from llm2llm.config import TaskConfig, TeacherConfig
+from llm2llm.config import TaskConfig, teacher_config
 from llm2llm.example import read_examples, read_jsonl
 from llm2llm.rundir import CONFIG_FILE, ITER_PREFIX, PREDICTIONS_SEED_FILE, SEED_SET_FILE, TRAIN_FILE, iter_number
 from llm2llm.sampling import seed_set
@@ -55,7 +55,7 @@ def run(task_name: str, n: int, backend: dict, max_tokens: int) -> dict:
     task = build_task(OmegaConf.structured(TaskConfig(name=task_name)), DATA_DIR)
     train, test = task.load("train"), task.load("test")
     seeds = seed_set(train, n, 0)
-    cfg = TeacherConfig(model="embedded:smollm2-135m-instruct", temperature=1.0, max_tokens=max_tokens, max_reasks=0,
+    cfg = teacher_config(model="embedded:smollm2-135m-instruct", temperature=1.0, max_tokens=max_tokens, max_reasks=0,
                         cache_path=tempfile.mkdtemp(prefix="bench-teacher-"), **backend)
     with Teacher(cfg, task, CACHE_DIR) as teacher:
         teacher.check_ready()
@@ -85,7 +85,7 @@ def run_wrong(run_dirs: list[Path], no_copy: int, model: str) -> dict:
     out = {"kept": 0, "generated": 0, "errors": 0, "tokens": 0, "wall_s": 0.0, "rejected": {}}
     for run_dir in run_dirs:
         task, run_seed, asks, test = wrong_seed_requests(run_dir)
-        cfg = TeacherConfig(**BACKENDS["llamacpp JSON + 3 style"], model=model, temperature=1.0,
+        cfg = teacher_config(**BACKENDS["llamacpp JSON + 3 style"], model=model, temperature=1.0,
                             max_tokens=320 if task.name == "gsm8k" else 160, max_reasks=0, no_copy_ngram=no_copy,
                             cache_path=tempfile.mkdtemp(prefix="bench-teacher-"))
         with Teacher(cfg, task, CACHE_DIR, run_seed=run_seed) as teacher:

@@ -21,7 +21,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from llm2llm.config import TaskConfig, TeacherConfig
+from llm2llm.config import TaskConfig, teacher_config
 from llm2llm.tasks import build_task
 from llm2llm.teacher import Teacher
 
@@ -46,7 +46,7 @@ def main() -> None:
     with contextlib.ExitStack() as stack:
         url = stack.enter_context(start_llama_server())  # stopped by PID when the block ends
         tmp = stack.enter_context(tempfile.TemporaryDirectory())
-        cfg = TeacherConfig(name="llamacpp", backend="openai", base_url=url, model="smollm2-135m-instruct",
+        cfg = teacher_config(name="llamacpp", backend="openai", base_url=url, model="smollm2-135m-instruct",
                             max_tokens=args.max_tokens, api_key_env="LLM2LLM_BENCH_UNSET_KEY", concurrency=4,
                             timeout_s=300, max_reasks=1, cache_path=os.path.join(tmp, "teacher_cache"))
         runs = []

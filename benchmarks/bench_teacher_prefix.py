@@ -23,7 +23,7 @@ from typing import Any
 
 from omegaconf import OmegaConf
 
-from llm2llm.config import TaskConfig, TeacherConfig
+from llm2llm.config import TaskConfig, TeacherConfig, teacher_config_file
 from llm2llm.sampling import seed_set
 from llm2llm.tasks import build_task
 from llm2llm.teacher import Teacher
@@ -104,9 +104,7 @@ def main() -> None:
         instruction="Classify the question by the kind of answer it asks for (50 fine-grained types).")), None)
     train = task.load("train")
     seeds = seed_set(train, args.seeds, 0, stratify=True)
-    shipped = OmegaConf.to_container(OmegaConf.load(DEFAULT_TEACHER))
-    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TeacherConfig), shipped, {
-        "max_reasks": 0, "n_threads": args.threads, "cache_path": str(tmp / "cache")}))
+    cfg = teacher_config_file(DEFAULT_TEACHER, max_reasks=0, n_threads=args.threads, cache_path=str(tmp / "cache"))
 
     recorder = Recorder(LlamaCppBackend(cfg, CACHE_DIR))
     with Teacher(cfg, task, CACHE_DIR, backend=recorder) as teacher:  # one augment request per seed, as in a run

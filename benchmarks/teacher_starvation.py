@@ -17,7 +17,7 @@ from pathlib import Path
 
 from omegaconf import OmegaConf
 
-from llm2llm.config import TaskConfig, TeacherConfig
+from llm2llm.config import TaskConfig, teacher_config
 from llm2llm.tasks import build_task
 from llm2llm.teacher import Teacher
 
@@ -34,7 +34,7 @@ def main() -> None:
     train, test = task.load("train"), task.load("test")
     wrong, existing = train[:6], list(train[:6])
     cache = ns.cache or str(Path(tempfile.mkdtemp()) / "teacher_cache")
-    cfg = TeacherConfig(name="local-smollm2", backend=ns.backend, model="embedded:smollm2-135m-instruct",
+    cfg = teacher_config(name="local-smollm2", backend=ns.backend, model="embedded:smollm2-135m-instruct",
                         temperature=1.0, max_tokens=160, batch_size=8, max_reasks=2, cache_path=cache)
     extra = {"run_seed": 0} if "run_seed" in inspect.signature(Teacher).parameters else {}
     kept, calls = [], []

@@ -9,7 +9,7 @@ from typing import Any
 
 from omegaconf import DictConfig
 
-from llm2llm.config import Config, format_size, to_plain, validate
+from llm2llm.config import Config, InProcessTeacherConfig, format_size, to_plain, validate
 from llm2llm.errors import Llm2llmError
 from llm2llm.example import Example, read_examples, write_examples
 from llm2llm.rundir import (FAILED_FILE, INITIAL_STATS_FILE, RESULTS_FILE, S2L_DIR, SEED_SET_FILE, TRAIN_FILE,
@@ -86,7 +86,8 @@ def run_method(cfg: Config, config: dict[str, Any], data: TaskData, run_dir: Pat
     from llm2llm.methods import get_method
 
     rd = RunDir(run_dir)
-    if get_method(cfg.method.name).needs_teacher and cfg.teacher.self_check and not _complete(rd):
+    if (get_method(cfg.method.name).needs_teacher and isinstance(cfg.teacher, InProcessTeacherConfig)
+            and cfg.teacher.self_check and not _complete(rd)):
         from llm2llm.teacher.self_check import self_check
 
         # An in-process teacher that crashes (a native signal) does so here, in a child process, as one

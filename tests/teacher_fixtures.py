@@ -23,7 +23,7 @@ from typing import Any, Callable, Iterator
 import pytest
 
 from cli_helpers import require_data_dir
-from llm2llm.config import TaskConfig, TeacherConfig
+from llm2llm.config import TaskConfig, TeacherConfig, teacher_config
 from llm2llm.example import Example
 from llm2llm.student.distributed import free_port
 from llamacpp_server import start_llama_server
@@ -43,10 +43,13 @@ def load_split(name: str, split: str) -> tuple[Any, list[Example]]:
 
 
 def teacher_cfg(**overrides: Any) -> TeacherConfig:
+    """A teacher config for the fake server (openai backend; another ``backend`` gets only the shared keys)."""
     base: dict[str, Any] = dict(name="test", backend="openai", model="fake-model", temperature=1.0,
-                                max_tokens=64, concurrency=4, timeout_s=5.0, max_retries=3, max_reasks=2)
+                                max_tokens=64, max_reasks=2)
+    if overrides.get("backend", "openai") == "openai":
+        base.update(concurrency=4, timeout_s=5.0, max_retries=3)
     base.update(overrides)
-    return TeacherConfig(**base)
+    return teacher_config(**base)
 
 
 # ------------------------------------------------------------------------ fake server

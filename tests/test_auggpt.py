@@ -69,16 +69,12 @@ def test_bad_counts():
 @pytest.mark.slow
 def test_auggpt_with_the_real_local_teacher(data_dir, cache_dir, tmp_path):
     """Two SST-2 seeds, two rephrasings each, by the in-process SmolLM2 teacher (local backend)."""
-    from omegaconf import OmegaConf
-
-    from llm2llm.config import TeacherConfig
+    from llm2llm.config import teacher_config_file
     from llm2llm.teacher import Teacher
 
-    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TeacherConfig),
-                                              OmegaConf.load(ROOT / "conf" / "teacher" / "local-smollm2.yaml"),
-                                              # short answers, one re-ask: keeps the test near a minute
-                                              {"cache_path": str(tmp_path / "teacher_cache"), "max_tokens": 64,
-                                               "max_reasks": 1}))
+    # short answers, one re-ask: keeps the test near a minute
+    cfg = teacher_config_file(ROOT / "conf" / "teacher" / "local-smollm2.yaml",
+                              cache_path=str(tmp_path / "teacher_cache"), max_tokens=64, max_reasks=1)
     task, seeds = load("sst2", data_dir, n=2, start=10)
     _, test = load("sst2", data_dir, split="test", n=50)
     teacher = Teacher(cfg, task, str(cache_dir))

@@ -146,7 +146,7 @@ def test_unreachable_teacher_fails_before_training(tmp_path, data_dir):
     ("eval.extraction=official", "eval.extraction: official is the public code's GSM8K scorer; task 'jsonl' has only strict"),
     ("trainer.warmup_ratio=-0.1", "trainer.warmup_ratio: must be in [0, 1), got -0.1"),
     ("student.max_length=0", "student.max_length: must be >= 2, got 0"),
-    ("trainer.per_device_batch_size=0", "trainer.per_device_batch_size: must be >= 1"),
+    ("trainer.per_device_batch_size=0", "trainer.per_device_batch_size: must be >= 1, got 0"),
 ])
 def test_numeric_settings_that_cannot_work_fail_at_start_up(tmp_path, override, expected):
     earlier = tmp_path / "run" / "results.json"

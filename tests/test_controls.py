@@ -17,7 +17,7 @@ from omegaconf import OmegaConf
 from teacher_fixtures import load_split
 
 from baselines.budget import find_matched_run, read_budget
-from llm2llm.config import Config, MethodConfig, TaskConfig, TeacherConfig
+from llm2llm.config import METHOD_SCHEMAS, Config, OracleTeacherConfig, TaskConfig
 from llm2llm.errors import ConfigError
 from llm2llm.methods import get_method
 from llm2llm.sampling import seed_set
@@ -46,7 +46,7 @@ def test_the_matched_run_is_found_under_any_override_suffix_and_by_teacher(tmp_p
 def control_cfg(method: str, budget_from: Path, tmp_path: Path) -> Config:
     cfg = OmegaConf.structured(Config)
     cfg.task = OmegaConf.structured(TaskConfig(name="trec", seed_size=24))
-    cfg.method = OmegaConf.structured(MethodConfig(name=method, budget_from=str(budget_from), budget_teacher="oracle"))
+    cfg.method = OmegaConf.structured(METHOD_SCHEMAS[method](name=method, budget_from=str(budget_from), budget_teacher="oracle"))
     cfg.student.name = "smollm2-135m"
     cfg.seed = 3
     return cfg
@@ -64,8 +64,7 @@ def test_controls_add_exactly_the_matched_budget_and_never_a_seed_or_test_text(m
     (run / "seed_set.jsonl").write_text("".join(json.dumps({"id": e.id}) + "\n" for e in seeds))
     cfg = control_cfg(method, tmp_path, tmp_path)
     cfg.task.test_size = None
-    teacher = Teacher(TeacherConfig(name="oracle", backend="oracle", model="tfidf-nearest-train",
-                                    cache_path=str(tmp_path / "cache")), task, str(tmp_path), run_seed=3)
+    teacher = Teacher(OracleTeacherConfig(name="oracle", cache_path=str(tmp_path / "cache")), task, str(tmp_path), run_seed=3)
     runs = []
     for _ in range(2):
         d0, stats = get_method(method).initial_training_set(cfg, seeds, train, test, teacher)

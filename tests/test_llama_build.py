@@ -28,14 +28,13 @@ def test_llama_cpp_build_has_no_amx() -> None:
 
 @pytest.mark.slow
 def test_embedded_teacher_generates_in_process() -> None:
-    import yaml
 
-    from llm2llm.config import TeacherConfig
+    from llm2llm.config import teacher_config_file
     from llm2llm.teacher.backends import GenRequest
     from llm2llm.teacher.factory import make_backend
 
-    shipped = yaml.safe_load((Path(__file__).resolve().parent.parent / "conf/teacher/local-smollm2-llamacpp.yaml").read_text())
-    backend = make_backend(TeacherConfig(**{**shipped, "max_tokens": 24}), cache_dir="unused")
+    shipped = Path(__file__).resolve().parent.parent / "conf/teacher/local-smollm2-llamacpp.yaml"
+    backend = make_backend(teacher_config_file(shipped, max_tokens=24), cache_dir="unused")
     try:
         done = []
         results = backend.generate(

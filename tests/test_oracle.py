@@ -8,15 +8,14 @@ from pathlib import Path
 
 from teacher_fixtures import load_split
 
-from llm2llm.config import TeacherConfig
+from llm2llm.config import OracleTeacherConfig
 from llm2llm.sampling import seed_set
 from llm2llm.teacher import Teacher
 from llm2llm.teacher.output_format import output_format, parse_output
 
 
-def oracle_cfg(tmp_path: Path) -> TeacherConfig:
-    return TeacherConfig(name="oracle", backend="oracle", model="tfidf-nearest-train",
-                         cache_path=str(tmp_path / "cache"), self_check=False)
+def oracle_cfg(tmp_path: Path) -> OracleTeacherConfig:
+    return OracleTeacherConfig(name="oracle", cache_path=str(tmp_path / "cache"))
 
 
 def norm(text: str) -> str:

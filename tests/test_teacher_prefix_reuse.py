@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from omegaconf import OmegaConf
 
-from llm2llm.config import TaskConfig, TeacherConfig
+from llm2llm.config import TaskConfig, teacher_config_file
 from llm2llm.sampling import seed_set
 from llm2llm.tasks import build_task
 from llm2llm.teacher import Teacher
@@ -71,9 +71,8 @@ def trec_fine_task(data_dir: Path, tmp_path: Path):
 @pytest.mark.slow
 def test_prefix_reuse_gives_the_replies_of_fresh_requests(data_dir, tmp_path):
     pytest.importorskip("llama_cpp")
-    shipped = OmegaConf.load(ROOT / "conf" / "teacher" / "local-smollm2-llamacpp.yaml")
-    cfg = OmegaConf.to_object(OmegaConf.merge(OmegaConf.structured(TeacherConfig), shipped, {
-        "max_reasks": 0, "max_tokens": 40, "n_threads": 1, "cache_path": str(tmp_path / "cache")}))
+    cfg = teacher_config_file(ROOT / "conf" / "teacher" / "local-smollm2-llamacpp.yaml",
+                              max_reasks=0, max_tokens=40, n_threads=1, cache_path=str(tmp_path / "cache"))
     trec = trec_fine_task(data_dir, tmp_path)
     sst2 = build_task(OmegaConf.structured(TaskConfig(name="sst2")), str(data_dir))
     requests = []

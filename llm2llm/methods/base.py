@@ -25,7 +25,7 @@ class Method:
             return seeds
         from llm2llm.methods.selection import select
 
-        return select(cfg, train, len(seeds), student, work_dir)
+        return select(cfg, cfg.task.s2l, train, len(seeds), student, work_dir)
 
     def initial_training_set(self, cfg: Any, seeds: list[Example], train: list[Example], test: list[Example],
                              teacher: Any) -> tuple[list[Example], dict[str, Any]]:

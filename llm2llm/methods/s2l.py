@@ -19,4 +19,4 @@ class S2L(Method):
     name = "s2l"
 
     def seeds(self, cfg: Any, train: list[Example], seeds: list[Example], student: Any, work_dir: Path) -> list[Example]:
-        return select(cfg, train, cfg.method.budget or len(seeds), student, work_dir)
+        return select(cfg, cfg.method, train, cfg.method.budget or len(seeds), student, work_dir)

@@ -117,8 +117,8 @@ def to_csv(t: Table) -> str:
 
 def to_latex(t: Table) -> str:
     def esc(s: str) -> str:
-        return (s.replace("_", r"\_").replace("$", r"\$").replace("±", r"$\pm$").replace("Δ", r"$\Delta$")
-                .replace("–", "--").replace(WIN, r"$\blacktriangle$").replace(LOSS, r"$\blacktriangledown$"))
+        return (s.replace("%", r"\%").replace("&", r"\&").replace("_", r"\_").replace("$", r"\$")
+                .replace("±", r"$\pm$").replace("Δ", r"$\Delta$").replace("–", "--").replace(WIN, r"$\blacktriangle$").replace(LOSS, r"$\blacktriangledown$"))
 
     def tabular(header: list[str], rows: list[list[str]], n_left: int) -> list[str]:
         return ([r"\begin{tabular}{" + "l" * n_left + "r" * (len(header) - n_left) + "}", r"\toprule",

@@ -20,7 +20,7 @@ import shutil
 from pathlib import Path
 from typing import Any, Sequence
 
-from llm2llm.config import to_plain
+from llm2llm.config import Decoding, StudentConfig, TrainerConfig, to_plain, typed
 from llm2llm.errors import ConfigError, Llm2llmError
 from llm2llm.example import Example, atomic_write_text
 from llm2llm.models import load_model, load_tokenizer, resolve_model
@@ -46,8 +46,9 @@ class Student:
     """One student model configuration bound to a task; loads models lazily and caches one at a time."""
 
     def __init__(self, student_cfg: Any, trainer_cfg: Any, task: Any, cache_dir: str, seed: int) -> None:
-        self.cfg: dict[str, Any] = to_plain(student_cfg)
-        self.trainer: dict[str, Any] = to_plain(trainer_cfg)
+        # plain dicts with every key of the schemas: they travel as JSON to the training processes
+        self.cfg: dict[str, Any] = to_plain(typed(StudentConfig, student_cfg))
+        self.trainer: dict[str, Any] = to_plain(typed(TrainerConfig, trainer_cfg))
         self.task = task
         self.cache_dir = str(Path(cache_dir).expanduser())
         self.seed = seed
@@ -57,7 +58,7 @@ class Student:
         self._replicas: tuple[list[str], list[Any]] | None = None  # (devices, the loaded model on each)
         self._vllm: Any = None  # student.eval_backend=vllm: the engine, kept between evaluations
         self._announced = False  # the line saying how the student is evaluated is printed once
-        if self.cfg.get("eval_backend", "hf") == "vllm":
+        if self.cfg["eval_backend"] == "vllm":
             from llm2llm.student.vllm_eval import require_vllm
 
             require_vllm()
@@ -73,7 +74,7 @@ class Student:
     @property
     def tokenizer(self) -> Any:
         if self._tokenizer is None:
-            self._tokenizer = load_tokenizer(self.model_path, self.cfg.get("trust_remote_code", False))
+            self._tokenizer = load_tokenizer(self.model_path, self.cfg["trust_remote_code"])
         return self._tokenizer
 
     def _model(self, ckpt: Path | None) -> Any:
@@ -84,7 +85,7 @@ class Student:
         self.release()
         import torch
 
-        trust = self.cfg.get("trust_remote_code", False)
+        trust = self.cfg["trust_remote_code"]
         if ckpt is not None and not Path(ckpt).is_dir():
             raise ConfigError(f"{ckpt}: checkpoint folder not found")
         if ckpt is not None and (Path(ckpt) / "adapter_config.json").is_file():
@@ -128,7 +129,7 @@ class Student:
     # ---------------------------------------------------------------- training
     def _uses_launcher(self) -> bool:
         t = self.trainer
-        return t["num_processes"] > 1 or t.get("num_nodes", 1) > 1 or bool(t.get("deepspeed"))
+        return t["num_processes"] > 1 or t["num_nodes"] > 1 or bool(t["deepspeed"])
 
     def train(self, examples: Sequence[Example], out_dir: Path, init_from: Path | None = None,
               checkpoints: int = 0, save_every: int = 0) -> Path:
@@ -153,7 +154,7 @@ class Student:
         if init_from is not None and not is_complete(Path(init_from)) and not Path(init_from, "config.json").is_file() \
                 and not Path(init_from, "adapter_config.json").is_file():
             raise ConfigError(f"init_from {init_from}: not a complete checkpoint")
-        deepspeed = resolve_deepspeed_config(self.trainer.get("deepspeed"))
+        deepspeed = resolve_deepspeed_config(self.trainer["deepspeed"])
         tmp = out_dir.with_name(f".{out_dir.name}.tmp")
         shutil.rmtree(tmp, ignore_errors=True)  # a leftover from a killed run
         work = tmp / "_work"
@@ -165,7 +166,7 @@ class Student:
                         "%d tokens from the start (targets are kept whole)", sum(c > 0 for c in cut), len(rows),
                         self.cfg["max_length"], max(cut))
         write_encoded(work / "train.jsonl", rows)
-        world = self.trainer["num_processes"] * self.trainer.get("num_nodes", 1)
+        world = self.trainer["num_processes"] * self.trainer["num_nodes"]
         spec = TrainSpec(model_path=self.model_path, data_path=str(work / "train.jsonl"), out_dir=str(tmp),
                          student=self.cfg, trainer=self.trainer, seed=self.seed,
                          init_from=str(init_from) if init_from is not None else None, checkpoints=checkpoints,
@@ -203,7 +204,7 @@ class Student:
         """How this student is evaluated (the eval group, auto resolved): printed once, recorded in metrics."""
         from llm2llm.student.evaluation import describe
 
-        return describe(self.task, self.cfg.get("eval_backend", "hf"))
+        return describe(self.task, self.cfg["eval_backend"])
 
     def predict(self, ckpt: Path | None, examples: Sequence[Example], desc: str = "eval") -> list[Prediction]:
         """One Prediction per example, in order; the eval group (``task.eval``) says how."""
@@ -217,7 +218,7 @@ class Student:
         if not self._announced:
             announce(how)
             self._announced = True
-        if self.cfg.get("eval_backend", "hf") == "vllm":
+        if self.cfg["eval_backend"] == "vllm":
             from llm2llm.student.vllm_eval import VllmEvaluator
 
             if mode == "score":
@@ -227,7 +228,7 @@ class Student:
                 self._vllm = VllmEvaluator(self.model_path, self.tokenizer, self.cfg, self.seed)
             outputs = self._vllm.generate(ckpt, self.task, examples)
         else:
-            devices = eval_devices(self.cfg.get("eval_devices"))
+            devices = eval_devices(self.cfg["eval_devices"])
             if len(devices) > 1:  # every GPU of the node, one replica each, shards joined in input order
                 outputs = data_parallel(self._eval_replicas(ckpt, devices), list(examples),
                                         lambda m, part, i: self._evaluate(m, part, mode, f"{desc} [{devices[i]}]"))
@@ -252,7 +253,7 @@ class Student:
             best = P.score_labels(model, tok, self.task, examples, batch_size=t["eval_batch_size"],
                                   max_length=self.cfg["max_length"], desc=desc)
             return [(self.task.label_targets(ex)[b], b) for ex, (b, _) in zip(examples, best)]
-        sample = str(getattr(ev.decoding, "value", ev.decoding)) == "sample"
+        sample = ev.decoding == Decoding.sample
         return P.generate(model, tok, self.task, examples, batch_size=t["eval_batch_size"],
                           max_new_tokens=self.task.max_new_tokens, max_length=self.cfg["max_length"],
                           do_sample=sample, temperature=ev.temperature, top_k=ev.top_k, top_p=ev.top_p,

@@ -71,17 +71,17 @@ class VllmEvaluator:
         import torch
         from transformers import AutoConfig
 
-        heads = AutoConfig.from_pretrained(weights, trust_remote_code=self.cfg.get("trust_remote_code", False)) \
+        heads = AutoConfig.from_pretrained(weights, trust_remote_code=self.cfg["trust_remote_code"]) \
             .num_attention_heads
-        lora = self.cfg.get("lora") or {}
+        lora = self.cfg["lora"]
         kwargs: dict[str, Any] = dict(
             model=weights, tokenizer=self.base_model, seed=self.seed, max_model_len=self.cfg["max_length"],
             tensor_parallel_size=tensor_parallel_size(torch.cuda.device_count(), heads),
-            trust_remote_code=self.cfg.get("trust_remote_code", False))
-        if self.cfg.get("dtype", "auto") != "auto":
+            trust_remote_code=self.cfg["trust_remote_code"])
+        if self.cfg["dtype"] != "auto":
             kwargs["dtype"] = self.cfg["dtype"]
-        if lora.get("enabled"):
-            kwargs.update(enable_lora=True, max_loras=1, max_lora_rank=lora_rank_bound(int(lora.get("r", 16))))
+        if lora["enabled"]:
+            kwargs.update(enable_lora=True, max_loras=1, max_lora_rank=lora_rank_bound(int(lora["r"])))
         self._llm, self._weights = vllm.LLM(**kwargs), weights
         return self._llm
 

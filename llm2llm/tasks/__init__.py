@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from llm2llm.config import EvalConfig, TaskConfig, typed
 from llm2llm.errors import ConfigError
 from llm2llm.tasks.base import Task
 from llm2llm.tasks.casehold import CaseHOLD
@@ -14,7 +15,9 @@ TASKS: dict[str, type[Task]] = {t.name: t for t in (GSM8K, CaseHOLD, SNIPS, TREC
 
 
 def build_task(task_cfg: Any, data_dir: str | None = None, eval_cfg: Any = None) -> Task:
-    """The task named by ``task_cfg``; ``eval_cfg`` (the eval group; None: its defaults) says how it is evaluated."""
+    """The task named by ``task_cfg``; ``eval_cfg`` (the eval group; None: its defaults) says how it is evaluated.
+    Either may be a schema object, a dict or a DictConfig (a run's recorded config)."""
+    task_cfg, eval_cfg = typed(TaskConfig, task_cfg), typed(EvalConfig, eval_cfg)
     try:
         cls = TASKS[task_cfg.name]
     except KeyError:

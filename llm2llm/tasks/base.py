@@ -7,6 +7,7 @@ from abc import ABC, abstractmethod
 from pathlib import Path
 from typing import Any, Callable, Iterable
 
+from llm2llm.config import EvalConfig, TaskConfig
 from llm2llm.errors import ConfigError, DataError
 from llm2llm.example import Example
 from llm2llm.tasks.prompting import StudentTemplate, builtin_path, load_student_template
@@ -36,22 +37,19 @@ class Task(ABC):
     #: built-in student prompt template under llm2llm/prompts/ (task.train_prompt / eval_prompt replace it)
     student_template: str = ""
 
-    def __init__(self, cfg: Any, data_dir: str | None = None, eval_cfg: Any = None) -> None:
-        from llm2llm.config import EvalConfig
-
+    def __init__(self, cfg: TaskConfig, data_dir: str | None = None, eval_cfg: EvalConfig | None = None) -> None:
         self.cfg = cfg
         self.eval = eval_cfg if eval_cfg is not None else EvalConfig()
-        train = getattr(cfg, "train_prompt", None) or builtin_path(self.student_template)
+        train = cfg.train_prompt or builtin_path(self.student_template)
         self.templates: dict[str, StudentTemplate] = {"train": load_student_template(train)}
-        self.templates["eval"] = load_student_template(cfg.eval_prompt) if getattr(cfg, "eval_prompt", None) \
-            else self.templates["train"]
+        self.templates["eval"] = load_student_template(cfg.eval_prompt) if cfg.eval_prompt else self.templates["train"]
         self.local_dir: Path | None = None
-        if getattr(cfg, "local_dir", None):
+        if cfg.local_dir:
             self.local_dir = Path(cfg.local_dir)
         elif data_dir:
             self.local_dir = Path(data_dir) / self.local_subdir
-        self.hub_id = getattr(cfg, "hub_id", None) or self.default_hub_id
-        self.hub_config = getattr(cfg, "hub_config", None) or self.default_hub_config
+        self.hub_id = cfg.hub_id or self.default_hub_id
+        self.hub_config = cfg.hub_config or self.default_hub_config
 
     # ------------------------------------------------------------------ data
     def load(self, split: str) -> list[Example]:

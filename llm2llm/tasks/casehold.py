@@ -31,7 +31,7 @@ class CaseHOLD(Task):
 
     def _load_local(self, split: str) -> list[Example]:
         path = self.local_dir / "test_subset_1000.jsonl"
-        cut = int(getattr(self.cfg, "local_train_rows", 500) or 500)
+        cut = self.cfg.local_train_rows
         out = []
         for i, row in enumerate(read_jsonl(path)):
             where = f"{path}:{i + 1}"

@@ -26,7 +26,7 @@ class ClassificationTask(Task):
         """Whether the prompt names every label (task.list_labels; auto: up to MAX_LISTED_LABELS)."""
         if self.labels is None:  # task=jsonl kind=qa
             return False
-        setting = str(getattr(self.cfg, "list_labels", "auto")).lower()
+        setting = str(self.cfg.list_labels).lower()
         return len(self.labels) <= MAX_LISTED_LABELS if setting == "auto" else setting == "true"
 
     def prompt_values(self, ex: Example) -> dict[str, str]:

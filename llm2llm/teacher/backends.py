@@ -130,14 +130,14 @@ class OpenAIBackend(Backend):
         self.cfg = cfg
         self._key = os.environ.get(cfg.api_key_env) or None
         self._loop = asyncio.new_event_loop()
-        if getattr(cfg, "structured", "auto") == "guided_json":
+        if cfg.structured == "guided_json":
             log.warning("teacher.structured=guided_json: vLLM 0.12 and later ignore this field without an error and "
                         "reply unconstrained; for those use teacher.structured=structured_outputs (or json_schema)")
         self._client: Any = None
 
     def supports_schema(self) -> bool:
         """Only when asked for (``auto`` keeps the paper's plain text: gpt-3.5-turbo has no json_schema)."""
-        return getattr(self.cfg, "structured", "auto") not in ("auto", "none")
+        return self.cfg.structured not in ("auto", "none")
 
     @property
     def where(self) -> str:
@@ -225,7 +225,7 @@ class OpenAIBackend(Backend):
 
         kwargs: dict[str, Any] = dict(model=self.cfg.model, messages=req.messages, temperature=self.cfg.temperature,
                                       top_p=self.cfg.top_p, max_tokens=self.cfg.max_tokens, n=1)
-        if getattr(self.cfg, "send_seed", True):
+        if self.cfg.send_seed:
             kwargs["seed"] = seed_of(req.key)
         if req.schema is not None:
             kwargs.update(structured_request(self.cfg.structured, req.schema))

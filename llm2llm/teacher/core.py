@@ -243,7 +243,7 @@ class Teacher:
 
     def _state(self, ex: Example, template: PromptTemplate, mode: str, pool: list[Example]) -> _State:
         """An input's rendered prompt, with its JSON schema where the backend can constrain the reply."""
-        n_style = getattr(self.cfg, "style_examples", 0) if template.shows_style_examples else 0
+        n_style = self.cfg.style_examples if template.shows_style_examples else 0
         style = style_examples(ex, pool, n_style, self.run_seed)  # other seeds, same label
         messages = template.render(placeholders(self.task, ex, style))
         schema = self.format.schema(self.task, ex, mode) if self.backend.supports_schema() else None

@@ -43,7 +43,7 @@ class LocalBackend(Backend):
         path = resolve_model(self.cfg.model, self.cache_dir)
         try:
             self.tok = load_tokenizer(path)
-            self.model = load_model(path, dtype=getattr(self.cfg, "dtype", "auto"))
+            self.model = load_model(path, dtype=self.cfg.dtype)
         except Llm2llmError:
             raise
         except Exception as e:
@@ -126,10 +126,10 @@ class LlamaCppBackend(Backend):
         self._quote_tokens: Any = None  # ids of the tokens that contain '"' (PlaceholderGuard)
 
     def supports_schema(self) -> bool:
-        return getattr(self.cfg, "structured", "auto") != "none"
+        return self.cfg.structured != "none"
 
     def key_fields(self, schema: dict[str, Any] | None) -> dict[str, Any]:
-        n = int(getattr(self.cfg, "no_copy_ngram", 0))
+        n = self.cfg.no_copy_ngram
         grammar = {"grammar": GRAMMAR_VERSION} if schema is not None else {}
         return {**grammar, **({"no_copy_ngram": n, "guard": GUARD_VERSION} if n else {})}
 
@@ -151,7 +151,7 @@ class LlamaCppBackend(Backend):
         path = embedded_gguf(model[len(EMBEDDED_PREFIX):]) if model.startswith(EMBEDDED_PREFIX) else Path(model).expanduser()
         if not Path(path).is_file():
             raise TeacherError(f"teacher.model: {path} is not a GGUF file (or embedded:<name>)")
-        threads = int(getattr(self.cfg, "n_threads", 0)) or len(os.sched_getaffinity(0))
+        threads = self.cfg.n_threads or len(os.sched_getaffinity(0))
         if self.reuse_prefix:
             from llm2llm.teacher.prefix_reuse import block_aligned_llama
 
@@ -187,7 +187,7 @@ class LlamaCppBackend(Backend):
             from llama_cpp import LlamaGrammar
 
             kwargs["grammar"] = LlamaGrammar.from_string(json_grammar_text(req.schema), verbose=False)
-        n = int(getattr(self.cfg, "no_copy_ngram", 0))
+        n = self.cfg.no_copy_ngram
         if n:
             from llama_cpp import LogitsProcessorList
 

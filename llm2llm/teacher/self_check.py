@@ -90,16 +90,16 @@ def self_check(teacher_cfg: dict[str, Any], cache_dir: str) -> float | None:
 def _child() -> int:
     """Load the teacher described on stdin and generate 4 tokens; exit 0 on success."""
     import faulthandler
-    from types import SimpleNamespace
 
+    from llm2llm.config import teacher_config
     from llm2llm.errors import Llm2llmError
     from llm2llm.teacher.backends import GenRequest
     from llm2llm.teacher.factory import make_backend
 
     faulthandler.enable()  # a native crash prints where it happened (stderr), then dies of the signal
     spec = json.loads(sys.stdin.read())
-    cfg = SimpleNamespace(**{**spec["teacher"], "max_tokens": 4, "batch_size": 1})
     try:
+        cfg = teacher_config(**{**spec["teacher"], "max_tokens": 4, "batch_size": 1})
         backend = make_backend(cfg, spec["cache_dir"])
         backend.check_ready()
         (result,) = backend.generate([GenRequest(key="0" * 64, messages=_REQUEST)], lambda req, gen: None)

@@ -1,0 +1,112 @@
+"""One schema per method and per teacher backend: every shipped group file composes to its own schema,
+a key the chosen method or backend does not have fails while composing (naming it), closed sets are
+enums, and a sweep over several methods gives each its own settings (sweeps/cpu_twin/)."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+import pytest
+from hydra import compose, initialize_config_dir
+from hydra.errors import ConfigCompositionException
+from omegaconf import OmegaConf
+
+from llm2llm.config import (METHOD_SCHEMAS, TEACHER_SCHEMAS, EDAConfig, LLM2LLMConfig, LlamaCppTeacherConfig,
+                            OracleTeacherConfig, register_configs, teacher_config, validate)
+from llm2llm.errors import ConfigError
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def composed(overrides: list[str], config_name: str = "config", config_dir: Path = ROOT / "conf"):
+    register_configs()
+    with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+        return compose(config_name=config_name, overrides=[*overrides, f"hydra.searchpath=[file://{ROOT / 'conf'}]"])
+
+
+def composition_error(overrides: list[str]) -> str:
+    with pytest.raises(ConfigCompositionException) as e:
+        composed(overrides)
+    return f"{e.value} {e.value.__cause__}"
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "conf" / "method").glob("*.yaml")), ids=lambda p: p.stem)
+def test_each_method_file_composes_to_its_own_schema(path):
+    cfg = validate(composed([f"method={path.stem}"]))
+    assert type(cfg.method) is METHOD_SCHEMAS[cfg.method.name]
+
+
+@pytest.mark.parametrize("path", sorted((ROOT / "conf" / "teacher").glob("*.yaml")), ids=lambda p: p.stem)
+def test_each_teacher_file_composes_to_its_backends_schema(path):
+    raw = composed([f"teacher={path.stem}"])
+    if OmegaConf.is_missing(raw.teacher, "model"):  # openai-compatible: the user names the server's model
+        raw.teacher.model, raw.teacher.base_url = "m", "http://127.0.0.1:9/v1"
+    cfg = validate(raw)
+    assert type(cfg.teacher) is TEACHER_SCHEMAS[str(cfg.teacher.backend)]
+
+
+@pytest.mark.parametrize("overrides,key,schema", [
+    (["method=finetune", "method.k=2"], "method.k", "FinetuneConfig"),
+    (["method=eda", "method.targeted=false"], "method.targeted", "EDAConfig"),
+    (["method=llm2llm", "method.num_aug=2"], "method.num_aug", "LLM2LLMConfig"),
+    (["method=llm2llm", "method.pool_size=10"], "method.pool_size", "LLM2LLMConfig"),
+    (["teacher=oracle", "teacher.no_copy_ngram=4"], "teacher.no_copy_ngram", "OracleTeacherConfig"),
+    (["teacher=gpt-3.5-turbo", "teacher.n_threads=1"], "teacher.n_threads", "OpenAITeacherConfig"),
+    (["teacher=local-smollm2-llamacpp", "teacher.base_url=http://x/v1"], "teacher.base_url", "LlamaCppTeacherConfig"),
+])
+def test_a_key_the_chosen_method_or_backend_lacks_fails_while_composing(overrides, key, schema):
+    message = composition_error(overrides)
+    assert f"Could not override '{key}'" in message and schema in message
+
+
+@pytest.mark.parametrize("override,values", [
+    ("trainer.launcher=mpirun", "torchrun, deepspeed"),
+    ("tracking.mode=sometimes", "auto, online, offline"),
+    ("teacher.structured=json_schema", "auto, none"),  # the in-process llama.cpp teacher: grammar or none
+    ("student.dtype=fp8", "auto, float32, bfloat16, float16"),
+])
+def test_closed_sets_are_enums_that_name_their_values(override, values):
+    message = composition_error([override])
+    assert override.split("=")[0] in message and values in message
+
+
+@pytest.mark.parametrize("override,expected", [
+    ("method.k=0", "method.k: must be >= 1, got 0"),
+    ("teacher.no_copy_ngram=1", "teacher.no_copy_ngram: must be 0 (off) or >= 2, got 1"),
+    ("task.s2l.proxy.n_checkpoints=0", None),  # only checked when the seed set is selected by S2L
+])
+def test_each_schema_checks_its_own_fields(override, expected):
+    raw = composed([override])
+    if expected is None:
+        validate(raw)
+        with pytest.raises(ConfigError, match=r"task\.s2l\.proxy\.n_checkpoints: must be >= 1, got 0"):
+            validate(composed([override, "task.seed_selection=s2l"]))
+        return
+    with pytest.raises(ConfigError) as e:
+        validate(raw)
+    assert str(e.value) == expected
+
+
+def test_a_cpu_twin_sweep_gives_each_method_its_own_settings():
+    """sweeps/sst2_cpu.yaml: EDA and AugGPT one rewrite per seed (their own default: 9 and 4), LLM2LLM
+    three iterations and no num_aug key at all; the baselines train once whatever iterations says."""
+    settings = {}
+    for method in ("finetune", "eda", "auggpt", "llm2llm"):
+        cfg = validate(composed([f"method={method}"], "sst2_cpu", ROOT / "sweeps"))
+        settings[method] = OmegaConf.to_container(OmegaConf.structured(cfg.method))
+    assert settings["eda"]["num_aug"] == settings["auggpt"]["num_aug"] == 1
+    assert settings["llm2llm"]["iterations"] == 3 and "num_aug" not in settings["llm2llm"]
+    assert set(settings["finetune"]) == {"name", "iterations"}
+    plain = validate(composed(["method=eda"]))
+    assert isinstance(plain.method, EDAConfig) and plain.method.num_aug == 9
+
+
+def test_teacher_config_builds_the_backends_schema_and_refuses_other_keys():
+    assert isinstance(teacher_config(name="t", backend="llamacpp", model="m", no_copy_ngram=4), LlamaCppTeacherConfig)
+    assert isinstance(teacher_config(name="t", backend="oracle"), OracleTeacherConfig)
+    with pytest.raises(ConfigError, match="teacher.no_copy_ngram: the openai teacher has no such setting"):
+        teacher_config(name="t", backend="openai", model="m", no_copy_ngram=4)
+    with pytest.raises(ConfigError, match=re.escape("teacher.backend: openai | llamacpp | local | oracle, got 'vllm'")):
+        teacher_config(name="t", backend="vllm", model="m")
+    assert LLM2LLMConfig(name="llm2llm").k == 1
