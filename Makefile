@@ -73,9 +73,10 @@ run: install
 test: install
 	$(BIN)/python -m pytest tests $(PYTEST_ARGS)
 
-# The fast tier: no real-model training, no servers, no whole runs (the `slow` marker, pyproject.toml).
+# The fast tier: no real-model training, no servers, no whole runs (the `slow` marker, pyproject.toml),
+# spread over every core (pytest-xdist); `make test` runs everything in one process, as CI does.
 test-fast: install
-	$(BIN)/python -m pytest tests -m "not slow" $(PYTEST_ARGS)
+	$(BIN)/python -m pytest tests -m "not slow" -n auto $(PYTEST_ARGS)
 
 # GPU preflight (docs/preflight.md): checks and measures this node for a paper sweep; installs nothing
 # (on a GPU machine without network: scripts/gpu_preflight.sh with the wheels of scripts/gpu_bundle.sh).
