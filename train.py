@@ -6,7 +6,7 @@ Hydra composes conf/ into one config; everything after that is llm2llm.main.run.
 import hydra
 from omegaconf import DictConfig
 
-from llm2llm.config import register_configs
+from llm2llm.schemas import register_configs
 
 register_configs()
 

@@ -23,7 +23,7 @@ def compose_sweep(sweep: Path, overrides: list[str]):
     """The sweep file's config as Hydra composes it, hydra/launcher=slurm when the launcher is installed."""
     from hydra import compose, initialize_config_dir
 
-    from llm2llm.config import register_configs
+    from llm2llm.schemas import register_configs
 
     register_configs()
     launcher = ["hydra/launcher=slurm"] if has_submitit_launcher() else []

@@ -12,9 +12,12 @@ from hydra import compose, initialize_config_dir
 from hydra.errors import ConfigCompositionException
 from omegaconf import OmegaConf
 
-from llm2llm.config import (METHOD_SCHEMAS, TEACHER_SCHEMAS, EDAConfig, LLM2LLMConfig, LlamaCppTeacherConfig,
-                            OracleTeacherConfig, register_configs, teacher_config, validate)
+from llm2llm.config import TEACHER_SCHEMAS, LlamaCppTeacherConfig, OracleTeacherConfig, teacher_config, validate
 from llm2llm.errors import ConfigError
+from llm2llm.methods import method_schemas
+from llm2llm.methods.eda import EDAConfig
+from llm2llm.methods.llm2llm import LLM2LLMConfig
+from llm2llm.schemas import register_configs
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,7 +37,7 @@ def composition_error(overrides: list[str]) -> str:
 @pytest.mark.parametrize("path", sorted((ROOT / "conf" / "method").glob("*.yaml")), ids=lambda p: p.stem)
 def test_each_method_file_composes_to_its_own_schema(path):
     cfg = validate(composed([f"method={path.stem}"]))
-    assert type(cfg.method) is METHOD_SCHEMAS[cfg.method.name]
+    assert type(cfg.method) is method_schemas()[cfg.method.name]
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "conf" / "teacher").glob("*.yaml")), ids=lambda p: p.stem)

@@ -17,7 +17,8 @@ from omegaconf import OmegaConf
 from teacher_fixtures import load_split
 
 from baselines.budget import find_matched_run, read_budget
-from llm2llm.config import METHOD_SCHEMAS, Config, OracleTeacherConfig, TaskConfig
+from llm2llm.config import Config, OracleTeacherConfig, TaskConfig
+from llm2llm.methods import method_schemas
 from llm2llm.errors import ConfigError
 from llm2llm.methods import get_method
 from llm2llm.sampling import seed_set
@@ -46,7 +47,7 @@ def test_the_matched_run_is_found_under_any_override_suffix_and_by_teacher(tmp_p
 def control_cfg(method: str, budget_from: Path, tmp_path: Path) -> Config:
     cfg = OmegaConf.structured(Config)
     cfg.task = OmegaConf.structured(TaskConfig(name="trec", seed_size=24))
-    cfg.method = OmegaConf.structured(METHOD_SCHEMAS[method](name=method, budget_from=str(budget_from), budget_teacher="oracle"))
+    cfg.method = OmegaConf.structured(method_schemas()[method](name=method, budget_from=str(budget_from), budget_teacher="oracle"))
     cfg.student.name = "smollm2-135m"
     cfg.seed = 3
     return cfg

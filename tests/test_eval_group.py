@@ -144,7 +144,7 @@ def test_vllm_evaluation_cannot_score_labels(tiny_llama, monkeypatch, tmp_path):
 def compose(*overrides: str):
     from hydra import compose as hydra_compose, initialize_config_dir
 
-    from llm2llm.config import register_configs
+    from llm2llm.schemas import register_configs
 
     register_configs()
     with initialize_config_dir(config_dir=str(ROOT / "conf"), version_base=None):

@@ -21,7 +21,8 @@ REPO = Path(__file__).resolve().parent.parent
 def composed_config() -> dict:
     from hydra import compose, initialize_config_dir
 
-    from llm2llm.config import register_configs, to_plain
+    from llm2llm.config import to_plain
+    from llm2llm.schemas import register_configs
 
     register_configs()
     with initialize_config_dir(str(REPO / "conf"), version_base=None):

@@ -29,7 +29,7 @@ def composed(sweep: str, method: str, with_hydra: bool = True) -> Any:
     from hydra import compose, initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from llm2llm.config import register_configs
+    from llm2llm.schemas import register_configs
 
     register_configs()
     GlobalHydra.instance().clear()

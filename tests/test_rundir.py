@@ -123,7 +123,7 @@ def job_dirs(config_dir: Path, config_name: str, jobs: list[list[str]]) -> list[
     from hydra import compose, initialize_config_dir
     from hydra.core.hydra_config import HydraConfig
 
-    from llm2llm.config import register_configs
+    from llm2llm.schemas import register_configs
 
     register_configs()
     out = []

@@ -315,7 +315,8 @@ def test_s2l_trains_its_proxy_model_not_the_student(tmp_path, data_dir, smollm2_
     import torch
     from transformers import LlamaConfig, LlamaForCausalLM
 
-    from llm2llm.config import Config, ProxyConfig, S2LConfig, StudentConfig, TaskConfig, TrainerConfig
+    from llm2llm.config import Config, ProxyConfig, StudentConfig, TaskConfig, TrainerConfig
+    from llm2llm.methods.s2l import S2LConfig
     from llm2llm.methods import get_method
     from llm2llm.models import load_tokenizer
     from llm2llm.student import Student

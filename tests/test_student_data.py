@@ -107,7 +107,8 @@ def test_gradient_accumulation_from_effective_batch():
 def test_zero_configs_compose_and_load(name):
     from hydra import compose, initialize_config_dir
 
-    from llm2llm.config import register_configs, validate
+    from llm2llm.config import validate
+    from llm2llm.schemas import register_configs
 
     register_configs()
     conf = Path(__file__).resolve().parents[1] / "conf"

@@ -1,8 +1,8 @@
 """Structured configs: the schema every Hydra group file is validated against at start-up.
 
-Each group has a schema (``schema.py``); the method and teacher groups have one per choice
-(``methods.py``, ``teachers.py``), which each ``conf/<group>/<choice>.yaml`` names in its defaults
-list. A typo'd key, a key the chosen method or backend does not have, a value outside a closed set
+Each group has a schema (``schema.py``); the teacher group has one per backend (``teachers.py``) and
+the method group one per method (on ``methods.MethodConfig``, each beside its method in
+``llm2llm/methods/``), which each ``conf/<group>/<choice>.yaml`` names in its defaults list. A typo'd key, a key the chosen method or backend does not have, a value outside a closed set
 or of the wrong type fails while Hydra composes the config, naming the key. A missing required value
 (``???``) or a value that cannot work fails in ``validate``, before any model loads: each schema
 checks its own fields, ``validate`` what spans groups.
@@ -18,8 +18,7 @@ from omegaconf import DictConfig, OmegaConf
 from omegaconf.errors import MissingMandatoryValue
 
 from llm2llm.config.check import check
-from llm2llm.config.methods import (METHOD_SCHEMAS, AugGPTConfig, AugmentConfig, EDAConfig, FinetuneConfig,
-                                        LLM2LLMConfig, MethodConfig, RandomExtraConfig, S2LConfig, UntargetedConfig)
+from llm2llm.config.methods import MethodConfig
 from llm2llm.config.naming import MAX_OVERRIDES_DIR, experiment_dir, format_size, overrides_dir
 from llm2llm.config.schema import (Decoding, EvalBackend, EvalConfig, EvalMode, Extraction, Launcher, LoraConfig,
                                        NodeLauncher, SeedSelection, StudentConfig, TaskConfig, TaskKind, TrackingBackend,
@@ -31,10 +30,9 @@ from llm2llm.config.teachers import (TEACHER_SCHEMAS, Dtype, InProcessTeacherCon
 from llm2llm.errors import ConfigError
 
 __all__ = [
-    "Config", "register_configs", "validate", "to_plain", "format_size", "experiment_dir", "overrides_dir",
+    "Config", "register_group_configs", "validate", "to_plain", "format_size", "experiment_dir", "overrides_dir",
     "MAX_OVERRIDES_DIR", "TaskConfig", "StudentConfig", "LoraConfig", "TrainerConfig", "EvalConfig", "TrackingConfig",
-    "MethodConfig", "FinetuneConfig", "LLM2LLMConfig", "AugmentConfig", "EDAConfig", "AugGPTConfig", "UntargetedConfig",
-    "RandomExtraConfig", "S2LConfig", "S2LSelectionConfig", "ProxyConfig", "METHOD_SCHEMAS", "TeacherConfig",
+    "MethodConfig", "S2LSelectionConfig", "ProxyConfig", "TeacherConfig",
     "OpenAITeacherConfig", "InProcessTeacherConfig", "LlamaCppTeacherConfig", "LocalTeacherConfig",
     "OracleTeacherConfig", "TEACHER_SCHEMAS", "teacher_config", "teacher_config_file", "EvalMode", "Decoding", "Extraction", "Dtype",
     "TeacherBackend", "SeedSelection", "TaskKind", "EvalBackend", "Launcher", "NodeLauncher", "TrackingBackend",
@@ -62,15 +60,14 @@ class Config:
     run_name: Optional[str] = None
 
 
-def register_configs() -> None:
-    """The resolvers of run directory names, the primary schema, and each method's and backend's schema."""
+def register_group_configs() -> None:
+    """The resolvers of run directory names, the primary schema and each teacher backend's schema (the
+    methods' schemas live with the methods: ``llm2llm.schemas.register_configs`` stores all of them)."""
     for name, fn in (("size", format_size), ("experiment_dir", experiment_dir), ("overrides_dir", overrides_dir)):
         if not OmegaConf.has_resolver(name):
             OmegaConf.register_new_resolver(name, fn)
     cs = ConfigStore.instance()
     cs.store(name="base_config", node=Config)
-    for name, method_schema in METHOD_SCHEMAS.items():
-        cs.store(group="method", name=f"schema_{name}", node=method_schema)
     for name, teacher_schema in TEACHER_SCHEMAS.items():
         cs.store(group="teacher", name=f"schema_{name}", node=teacher_schema)
 

@@ -7,16 +7,19 @@ A method says four things, and nothing else in the harness knows them:
 - ``needs_teacher``: whether it calls the teacher at all (then the teacher config is part of its
   results: run directories and the report compare it).
 
-A new method is one module here (a ``llm2llm.methods.base.Method`` subclass under ``@register``,
-imported by ``_load_all``) plus one ``conf/method/<name>.yaml``.
+A method is one module here: its settings (a dataclass on ``llm2llm.config.MethodConfig``, the
+class's ``schema``) and a ``llm2llm.methods.base.Method`` subclass under ``@register``, imported by
+``_load_all``; its default values are one ``conf/method/<name>.yaml`` whose defaults list names
+``schema_<name>``. An algorithm a method calls (EDA, S2L) is a plain function in ``baselines/``.
 """
 
 from __future__ import annotations
 
+from llm2llm.config import MethodConfig
 from llm2llm.errors import ConfigError
 from llm2llm.methods.base import REGISTRY, Method
 
-__all__ = ["Method", "get_method"]
+__all__ = ["Method", "get_method", "method_schemas"]
 
 
 def get_method(name: str) -> Method:
@@ -25,6 +28,12 @@ def get_method(name: str) -> Method:
     if name not in REGISTRY:
         raise ConfigError(f"method.name: {' | '.join(sorted(REGISTRY))}, got {name!r}")
     return REGISTRY[name]
+
+
+def method_schemas() -> dict[str, type[MethodConfig]]:
+    """Each registered method's settings schema, by method name."""
+    _load_all()
+    return {name: method.schema for name, method in REGISTRY.items()}
 
 
 def _load_all() -> None:

@@ -2,16 +2,23 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 from llm2llm.example import Example
+from llm2llm.methods.augment import AugmentConfig, counts
 from llm2llm.methods.base import Method, register
-from llm2llm.methods.augment import counts
+
+
+@dataclass
+class AugGPTConfig(AugmentConfig):
+    """``num_aug`` rephrasings per seed (default 4), or the budget of an LLM2LLM run."""
 
 
 @register
 class AugGPT(Method):
     name = "auggpt"
+    schema = AugGPTConfig
     needs_teacher = True
 
     def initial_training_set(self, cfg: Any, seeds: list[Example], train: list[Example], test: list[Example],

@@ -1,10 +1,29 @@
-"""What EDA and AugGPT share: how many augmentations each seed gets (budget-matched on request)."""
+"""What the one-round augmentations (EDA, AugGPT, the untargeted and random-extra controls) share:
+their settings' base and how many augmentations each seed gets (budget-matched on request)."""
 
 from __future__ import annotations
 
-from typing import Any
+from dataclasses import dataclass
+from typing import Any, Optional
 
+from llm2llm.config import MethodConfig
+from llm2llm.config.check import at_least
 from llm2llm.example import Example
+
+
+@dataclass
+class AugmentConfig(MethodConfig):
+    #: augmentations per seed example
+    num_aug: int = 4
+    #: set the total augmentations to what an LLM2LLM run added: its results.json, its run directory, or a
+    #: directory to search for the one finished LLM2LLM run of this task, seed and student
+    budget_from: Optional[str] = None
+    #: with a directory to search: take the LLM2LLM run of this teacher (teacher.name), where there are several
+    budget_teacher: Optional[str] = None
+
+    def __post_init__(self) -> None:
+        super().__post_init__()
+        at_least(self.num_aug, 1, "method.num_aug")
 
 
 def counts(cfg: Any, seeds: list[Example]) -> tuple[list[int], dict[str, Any]]:

@@ -5,6 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Any
 
+from llm2llm.config import MethodConfig
 from llm2llm.example import Example
 
 REGISTRY: dict[str, "Method"] = {}
@@ -12,6 +13,8 @@ REGISTRY: dict[str, "Method"] = {}
 
 class Method:
     name: str = ""
+    #: its settings (``conf/method/<name>.yaml`` names it as ``schema_<name>``)
+    schema: type[MethodConfig] = MethodConfig
     needs_teacher: bool = False
     iterates: bool = False
 

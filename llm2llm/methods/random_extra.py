@@ -10,11 +10,17 @@ size buys.
 from __future__ import annotations
 
 import random
+from dataclasses import dataclass
 from typing import Any
 
 from llm2llm.example import Example
-from llm2llm.methods.augment import counts
+from llm2llm.methods.augment import AugmentConfig, counts
 from llm2llm.methods.base import Method, register
+
+
+@dataclass
+class RandomExtraConfig(AugmentConfig):
+    num_aug: int = 1
 
 
 def _norm(text: str) -> str:
@@ -24,6 +30,7 @@ def _norm(text: str) -> str:
 @register
 class RandomExtra(Method):
     name = "random_extra"
+    schema = RandomExtraConfig
 
     def initial_training_set(self, cfg: Any, seeds: list[Example], train: list[Example], test: list[Example],
                              teacher: Any) -> tuple[list[Example], dict[str, Any]]:

@@ -11,17 +11,24 @@ a wrong one (iteration 1's request identities, ``k`` = its share).
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from typing import Any
 
 from llm2llm.example import Example
-from llm2llm.methods.augment import counts
+from llm2llm.methods.augment import AugmentConfig, counts
 from llm2llm.methods.base import Method, register
 from llm2llm.teacher.core import merge_stats
+
+
+@dataclass
+class UntargetedConfig(AugmentConfig):
+    num_aug: int = 1
 
 
 @register
 class Untargeted(Method):
     name = "untargeted"
+    schema = UntargetedConfig
     needs_teacher = True
 
     def initial_training_set(self, cfg: Any, seeds: list[Example], train: list[Example], test: list[Example],

@@ -63,7 +63,8 @@ def compose(student: str, trainer: str, overrides: list[str] | None = None) -> t
     from hydra import initialize_config_dir
     from hydra.core.global_hydra import GlobalHydra
 
-    from llm2llm.config import register_configs, to_plain
+    from llm2llm.config import to_plain
+    from llm2llm.schemas import register_configs
 
     register_configs()
     GlobalHydra.instance().clear()

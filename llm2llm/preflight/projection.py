@@ -67,7 +67,7 @@ def compose_cell(sweep: Path, overrides: dict[str, str], composed: dict[tuple[st
     from hydra.core.global_hydra import GlobalHydra
     from omegaconf import OmegaConf
 
-    from llm2llm.config import register_configs
+    from llm2llm.schemas import register_configs
 
     groups = tuple(f"{k}={v}" for k, v in sorted(overrides.items()) if "." not in k)
     cache = composed if composed is not None else {}
