@@ -21,12 +21,13 @@ from llm2llm.stats import PairedBootstrap, bootstrap_variance, paired_bootstrap,
 SWEEP_FILE = """
 defaults:
   - config
+  - optional tiny@method: ${method}   # EDA: one rewrite per seed (tiny/eda.yaml)
   - override tracking: wandb
   - _self_
 tracking: {group: tiny-trec, tags: [study]}
 task: {name: trec, seed_size: 6, test_size: 12}
 eval: {mode: score}
-method: {iterations: 2, num_aug: 1}
+method: {iterations: 2}
 trainer: {max_steps: 2, per_device_batch_size: 6}
 teacher: {max_tokens: 40}
 hydra:
@@ -40,6 +41,8 @@ hydra:
 def train(tmp: Path, *args: str, runs: str = "runs", group: str = "tiny-trec") -> subprocess.CompletedProcess:
     (tmp / "sweeps").mkdir(exist_ok=True)
     (tmp / "sweeps" / "tiny_trec.yaml").write_text(SWEEP_FILE)
+    (tmp / "sweeps" / "tiny").mkdir(exist_ok=True)
+    (tmp / "sweeps" / "tiny" / "eda.yaml").write_text("num_aug: 1\n")
     (tmp / "wandb").mkdir(exist_ok=True)
     env = train_env(LLM2LLM_RUNS_DIR=str(tmp / runs), WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"))
     return train_py("--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_trec", *args,

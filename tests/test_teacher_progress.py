@@ -10,7 +10,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from llm2llm.teacher import Teacher, core
+from llm2llm.teacher import Teacher, progress
 from teacher_fixtures import FakeOpenAIServer, Reply, last_user, load_split, teacher_cfg
 
 
@@ -35,13 +35,13 @@ def test_bar_counts_requests_kept_rejected_and_tokens(tmp_path, monkeypatch, cap
         return Reply(content=f"Sentence: a new sentence {req['seed']} about a film", delay_s=0.05 * (len(text) % 3))
 
     shown: list[tuple[int, float, int, int, float]] = []
-    original = core._Progress._show
+    original = progress.StageProgress._show
 
     def spy(self):
         shown.append((self.bar.n, self.bar.total, self.kept, self.rejected, self.tokens_per_s()))
         original(self)
 
-    monkeypatch.setattr(core._Progress, "_show", spy)
+    monkeypatch.setattr(progress.StageProgress, "_show", spy)
     cfg = dict(cache_path=str(tmp_path / "cache"), api_key_env="LLM2LLM_TEST_UNSET_KEY", max_reasks=1)
     with FakeOpenAIServer(handler) as server:
         with Teacher(teacher_cfg(base_url=server.base_url, **cfg), task, str(tmp_path)) as teacher:
@@ -71,13 +71,13 @@ def test_cached_rerun_fills_the_bar_at_once(tmp_path, monkeypatch):
         with Teacher(teacher_cfg(base_url=server.base_url, **cfg), task, str(tmp_path)) as teacher:
             teacher.augment(train[:3], k=2, iteration=1, existing=train[:50], forbidden=test)
         shown: list[tuple[int, float, int, float]] = []
-        original = core._Progress._show
+        original = progress.StageProgress._show
 
         def spy(self):
             shown.append((self.bar.n, self.bar.total, self.cached, self.tokens_per_s()))
             original(self)
 
-        monkeypatch.setattr(core._Progress, "_show", spy)
+        monkeypatch.setattr(progress.StageProgress, "_show", spy)
         with Teacher(teacher_cfg(base_url=server.base_url, **cfg), task, str(tmp_path)) as teacher:
             teacher.augment(train[:3], k=2, iteration=1, existing=train[:50], forbidden=test)
     assert shown[0][:3] == (6, 6, 6) and shown[-1][3] == 0.0  # all from the cache: no generation, no tok/s

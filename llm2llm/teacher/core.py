@@ -41,6 +41,7 @@ from llm2llm.teacher.dedup import NearDuplicateIndex
 from llm2llm.teacher.factory import make_backend
 from llm2llm.teacher.formats import Parsed, Rejected
 from llm2llm.teacher.output_format import output_format
+from llm2llm.teacher.progress import StageProgress
 from llm2llm.teacher.prompts import PromptTemplate, load_template, placeholders, style_examples
 
 log = logging.getLogger("llm2llm.teacher")
@@ -160,7 +161,7 @@ class Teacher:
         states = [self._state(ex, template, mode, [*inputs, *existing]) for ex in inputs]
         self.backend.exclude([*inputs, *existing, *forbidden])
 
-        bar = _Progress(f"teacher {mode} iter {iteration}")
+        bar = StageProgress(f"teacher {mode} iter {iteration}")
         try:
             for _round in range(1 + self.cfg.max_reasks):
                 todo: list[tuple[_State, int]] = []
@@ -255,7 +256,7 @@ class Teacher:
 
     def _generate(self, items: list[tuple[_State, dict[str, Any]]], stats: dict[str, Any],
                   on_result: Callable[[int, Result], None] | None = None,
-                  bar: "_Progress | None" = None) -> list[Result]:
+                  bar: "StageProgress | None" = None) -> list[Result]:
         """One result per (input's state, request identity): from the cache, else from the backend (and
         cached). The quoted texts and labels are part of the messages, so not of the key. ``on_result``
         hears each item's result as soon as it is known (for the progress bar)."""
@@ -326,61 +327,6 @@ class Teacher:
         return [by_key[k] for k in keys]
 
 
-class _Progress:
-    """The teacher stage's bar, in the style of the student's (tqdm, one line, gone when done):
-    requests answered / asked (re-ask rounds add to the total), kept and rejected so far, and the
-    teacher's completion tokens per second while it generates (cache hits take no time and are not
-    counted)."""
-
-    def __init__(self, desc: str) -> None:
-        from tqdm.auto import tqdm
-
-        self.bar = tqdm(total=0, desc=desc, unit="req", dynamic_ncols=True, leave=False)
-        self.kept = self.rejected = self.cached = self.tokens = 0
-        self.gen_s = 0.0
-        self._since: float | None = None
-
-    def add(self, n: int, cached: int) -> None:
-        self.bar.total += n
-        self.cached += cached
-        self.bar.update(cached)
-        self._show()
-
-    def answered(self, n: int, completion_tokens: int) -> None:
-        self.tokens += completion_tokens
-        self.bar.update(n)
-        self._show()
-
-    def start_generating(self) -> None:
-        self._since = time.perf_counter()
-
-    def stop_generating(self) -> None:
-        if self._since is not None:
-            self.gen_s += time.perf_counter() - self._since
-            self._since = None
-
-    def tokens_per_s(self) -> float:
-        elapsed = self.gen_s + (time.perf_counter() - self._since if self._since is not None else 0.0)
-        return self.tokens / elapsed if elapsed > 0 else 0.0
-
-    def checked(self, kept: bool) -> None:
-        self.kept += kept
-        self.rejected += not kept
-        self._show()
-
-    def settle(self, kept: int, rejected: int) -> None:
-        """The round's final (input-order) counts."""
-        self.kept, self.rejected = kept, rejected
-        self._show()
-
-    def _show(self) -> None:
-        self.bar.set_postfix_str(f"kept {self.kept}, rejected {self.rejected}, cached {self.cached}, "
-                                 f"{self.tokens_per_s():.1f} tok/s", refresh=True)
-
-    def close(self) -> None:
-        self.bar.close()
-
-
 class _Preview:
     """Checks a round's replies for the bar as they arrive, in input order (a reply waits for those
     before it), against a copy of the known texts, so the bar's kept / rejected counts are the ones
@@ -389,7 +335,7 @@ class _Preview:
     request and its answer, written first, is the one used)."""
 
     def __init__(self, states: list[_State], known: NearDuplicateIndex,
-                 check: Callable[[_State, Generation, NearDuplicateIndex], Parsed], bar: _Progress) -> None:
+                 check: Callable[[_State, Generation, NearDuplicateIndex], Parsed], bar: StageProgress) -> None:
         self.states, self.known, self.check, self.bar = states, known, check, bar
         self.results: list[Result | None] = [None] * len(states)
         self.next = 0
