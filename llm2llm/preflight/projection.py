@@ -92,7 +92,7 @@ def training_sizes(cfg: Any, n_seed: int, wrong_fraction: float) -> list[int]:
     if m.name in ("eda", "auggpt"):
         return [n_seed * (1 + int(m.num_aug))]
     if m.name == "s2l":
-        return [int(m.budget) if m.get("budget") else n_seed]
+        return [int(m.budget) if m.budget else n_seed]
     return [n_seed]
 
 
@@ -100,7 +100,7 @@ def eval_plan(cfg: Any) -> tuple[str, int]:
     """generate | score and the answer budget, as the harness's task decides them (eval.mode=auto included)."""
     from llm2llm.tasks import build_task
 
-    task = build_task(cfg.task, None, cfg.get("eval"))
+    task = build_task(cfg.task, None, cfg.eval)
     return task.eval_mode()[0], int(task.max_new_tokens)
 
 
@@ -116,7 +116,7 @@ def cell_cost(cfg: Any, perf: dict[str, Any], wrong_fraction: float) -> dict[str
     n_seed = resolve_size(float(cfg.task.seed_size), train_rows)
     test = min(int(cfg.task.test_size or test_rows), test_rows)
     sizes = training_sizes(cfg, n_seed, wrong_fraction)
-    gpus = int(cfg.trainer.num_processes) * int(cfg.trainer.get("num_nodes", 1))
+    gpus = int(cfg.trainer.num_processes) * int(cfg.trainer.num_nodes)
     train_tokens = float(cfg.trainer.epochs) * sum(sizes) * (prompt_tok + answer_tok)
     lora = bool(cfg.student.lora.enabled)
     train_tps = (perf.get("train_lora" if lora else "train_full") or {}).get("student_tokens_per_s_same_mfu")
@@ -126,7 +126,7 @@ def cell_cost(cfg: Any, perf: dict[str, Any], wrong_fraction: float) -> dict[str
         rate = (perf.get("eval_score") or {}).get("examples_per_s")
         eval_s = evaluated / (rate * gpus) if rate else None
     else:
-        backend = "eval_vllm" if cfg.student.get("eval_backend", "hf") == "vllm" else "eval_generate"
+        backend = "eval_vllm" if cfg.student.eval_backend == "vllm" else "eval_generate"
         rate = (perf.get(backend) or {}).get("new_tokens_per_s")
         eval_s = evaluated * new_tokens / (rate * gpus) if rate else None
     train_s = train_tokens / (train_tps * gpus) if train_tps else None

@@ -59,10 +59,10 @@ def self_check(teacher_cfg: dict[str, Any], cache_dir: str) -> float | None:
     """Run the configured in-process teacher once in a child process. Returns the seconds it took
     (None for a server teacher, which is not run here); raises TeacherSelfCheckFailed (one line)
     if the child dies of a signal or fails."""
-    backend = str(teacher_cfg.get("backend"))
+    backend = str(teacher_cfg["backend"])
     if backend not in IN_PROCESS:
         return None
-    what = f"teacher self-check: the in-process {backend} teacher {teacher_cfg.get('model')!r}"
+    what = f"teacher self-check: the in-process {backend} teacher {teacher_cfg['model']!r}"
     root = str(Path(__file__).resolve().parents[2])  # this llm2llm, whether installed or run from a checkout
     env = {**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, [root, os.environ.get("PYTHONPATH")]))}
     t0 = time.perf_counter()

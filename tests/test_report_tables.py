@@ -1,0 +1,187 @@
+"""The report on run directories written by hand in the layout the harness writes (no model): the
+statistics, the cost table and the three renderings checked against numbers computed here."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+from scipy import stats as sps
+
+from llm2llm import report
+from llm2llm.stats import bootstrap_variance
+
+TEST_IDS = [f"test-{i}" for i in range(10)]
+
+
+def write_run(root: Path, method: str, seed: int, correct: list[bool], acc_first: float, *, ids=TEST_IDS,
+              teacher: dict | None = None, added: int = 0) -> Path:
+    """runs/<task>/n4/<method>/<student>/seed<k>/ with config.json, results.json, iter_<i>/metrics.json
+    and iter_<i>/predictions_test.jsonl, as llm2llm/main.py and loop.py write them."""
+    d = root / "trec" / "n4" / method / "smollm2-135m" / f"seed{seed}"
+    config = {"task": {"name": "trec", "seed_size": 4}, "method": {"name": method}, "seed": seed}
+    iterations = []
+    for i, acc in enumerate([acc_first, sum(correct) / len(correct)]):
+        rows = [{"id": ex, "output": "x", "prediction": "x", "correct": ok} for ex, ok in zip(ids, correct)]
+        (d / f"iter_{i}").mkdir(parents=True)
+        (d / f"iter_{i}" / "predictions_test.jsonl").write_text("".join(json.dumps(r) + "\n" for r in rows))
+        metrics = {"iteration": i, "train_size": 4 + i * added, "n_augmented_total": i * added,
+                   "added": added if i == 0 else 0, "test_accuracy": acc, "teacher": teacher if i == 0 and teacher else {},
+                   "timings": {"train_s": 2.0, "eval_test_s": 1.0, **({"teacher_s": 3.0} if teacher and i == 0 else {})}}
+        (d / f"iter_{i}" / "metrics.json").write_text(json.dumps(metrics))
+        iterations.append(metrics)
+    results = {"status": "complete", "seed": seed, "seed_size": 4, "test_size": len(ids), "initial_augmentation": {},
+               "iterations": iterations, "total_augmented": added, "final_test_accuracy": iterations[-1]["test_accuracy"],
+               "config": config}
+    (d / "config.json").write_text(json.dumps(config))
+    (d / "results.json").write_text(json.dumps(results))
+    return d
+
+
+def hand_runs(root: Path) -> None:
+    """finetune and llm2llm on seeds 0, 1, 2; llm2llm gets 2, 2, 3 more of the 10 test examples right."""
+    base = [[True] * 5 + [False] * 5, [True] * 4 + [False] * 6, [True] * 6 + [False] * 4]
+    for seed, right in enumerate(base):
+        write_run(root, "finetune", seed, right, 0.3)
+        better = list(right)
+        for _ in range((2, 2, 3)[seed]):  # turn the first wrong answers right
+            better[better.index(False)] = True
+        teacher = {"requests": 5 + seed, "prompt_tokens": 100, "completion_tokens": 50, "cost_usd": 0.01,
+                   "generated": 4, "kept": 2 + seed}
+        write_run(root, "llm2llm", seed, better, 0.3, teacher=teacher, added=2 + seed)
+
+
+class TimedTeacher:
+    """Stands in for the Teacher (no model here); its stats have the keys Teacher.rephrase reports."""
+
+    def rephrase(self, examples, num_aug, existing, forbidden, iteration=0):
+        out = [e.derive(id=f"{e.id}-auggpt-r{j}", text=f"{e.text} v{j}", origin="auggpt", parent_id=e.id)
+               for e in examples for j in range(num_aug)]
+        stats = {"requests": len(out), "prompt_tokens": 40 * len(out), "completion_tokens": 10 * len(out),
+                 "cost_usd": 0.0, "wall_s": 1.5, "kept": len(out)}
+        return type("Result", (), {"examples": out, "records": [], "stats": stats})()
+
+
+def test_cost_counts_auggpts_d0_teacher(tmp_path):
+    """AugGPT calls the teacher once, before training: its requests, tokens and time are in the cost
+    (they once read 0, because the report looked for them one level too high)."""
+    from baselines.auggpt import auggpt_augment
+    from llm2llm.example import Example
+
+    seeds = [Example(id=f"s{i}", text=f"sentence {i}", answer="positive") for i in range(3)]
+    _, d0_stats = auggpt_augment(TimedTeacher(), seeds, [2, 1, 2])  # two calls: counts 1 and 2
+    d = write_run(tmp_path / "runs", "auggpt", 0, [True] * 10, 0.3)
+    results = json.loads((d / "results.json").read_text())
+    results["initial_augmentation"] = d0_stats
+    (d / "results.json").write_text(json.dumps(results))
+    (run,) = report.find_runs([tmp_path / "runs"])
+    cost = run.cost()
+    assert cost.teacher_requests == 5 and cost.teacher_tokens == 5 * 50 and cost.teacher_kept == 5
+    assert cost.wall_s == pytest.approx(2 * 3.0 + 2 * 1.5)  # two iterations' stages + two teacher calls
+
+
+def test_table_from_hand_written_run_dirs(tmp_path):
+    hand_runs(tmp_path / "runs")
+    out = tmp_path / "out"
+    assert report.main(["table", str(tmp_path / "runs"), "--out", str(out)]) == 0
+    (row,) = report.build_table(report.find_runs([tmp_path / "runs"])).rows
+    ft, ll = row.cells["finetune"], row.cells["llm2llm"]
+    assert (ft.mean, ft.n) == (pytest.approx(50.0), 3) and ll.mean == pytest.approx(220 / 3)  # 70, 60, 90
+    low, high = sps.t.interval(0.95, 2, loc=50.0, scale=10 / 3 ** 0.5)  # finetune 50, 40, 60: sd 10
+    assert (ft.low, ft.high) == (pytest.approx(low), pytest.approx(high))
+    d = row.delta["llm2llm"]  # differences 20, 20, 30 points: sd 10 / sqrt(3)
+    low, high = sps.t.interval(0.95, 2, loc=70 / 3, scale=(100 / 3) ** 0.5 / 3 ** 0.5)
+    assert (d.mean, d.low, d.high) == (pytest.approx(70 / 3), pytest.approx(low), pytest.approx(high)) and d.low > 0
+    test = row.paired_test["llm2llm"]  # 2, 2 and 3 of the 10 shared test examples flipped right, none wrong
+    flips = np.zeros((3, 10))
+    flips[0, [5, 6]] = flips[1, [4, 5]] = flips[2, [6, 7, 8]] = 1
+    se = bootstrap_variance(flips) ** 0.5 / 30
+    hand_p = 2 * sps.t.sf((7 / 30) / se, 2)
+    assert (test.diff, test.n_seeds, test.n_examples) == (pytest.approx(7 / 30), 3, 10)
+    assert test.se == pytest.approx(se) and test.p == pytest.approx(hand_p)
+    cost = row.cost["llm2llm"]
+    assert cost.teacher_requests == pytest.approx(6.0) and cost.teacher_tokens == pytest.approx(150.0)
+    assert cost.cost_usd == pytest.approx(0.01) and cost.examples_added == pytest.approx(3.0)
+    assert cost.wall_s == pytest.approx(9.0)  # (train 2 + eval 1) x 2 iterations + teacher 3
+    assert row.cost["finetune"].teacher_requests == 0
+    assert (cost.teacher_generated, cost.teacher_kept) == (pytest.approx(4.0), pytest.approx(3.0))
+    md = (out / "table.md").read_text()
+    assert "50.0 ± 24.8 (n=3)" in md and f"+23.3 [{low:+.1f}, {high:+.1f}] p={hand_p:.3g} ▲" in md
+    assert "95 % Student t interval" in md and "two-level paired bootstrap" in md and "| 3.0 / 4.0 (75 %) |" in md
+    header, *lines = (out / "table.csv").read_text().splitlines()
+    assert header.split(",")[:7] == ["task", "seed_size", "method", "mean", "ci_low", "ci_high", "n"]
+    rec = dict(zip(header.split(","), lines[1].split(",")))
+    assert rec["method"] == "llm2llm" and rec["win"] == "True" and float(rec["p_bootstrap"]) == pytest.approx(hand_p, rel=1e-5)
+    assert float(rec["delta_ci_low"]) == pytest.approx(low, abs=1e-4)
+    tex = (out / "table.tex").read_text()
+    assert tex.count(r"\begin{tabular}") == 2 and r"\textbf{73.3 $\pm$" in tex and r"$\blacktriangle$" in tex
+    # a bare % would start a LaTeX comment and swallow the rest of the row
+    assert r"3.0 / 4.0 (75 \%)" in tex and "(75 %)" not in tex
+    assert (out / "accuracy_per_iteration.png").read_bytes()[:4] == b"\x89PNG"
+
+
+def test_one_seed_has_no_interval_and_no_win(tmp_path):
+    write_run(tmp_path, "finetune", 0, [True] * 5 + [False] * 5, 0.3)
+    write_run(tmp_path, "llm2llm", 0, [True] * 9 + [False], 0.3)
+    (row,) = report.build_table(report.find_runs([tmp_path])).rows
+    assert row.cells["llm2llm"].low is None and report.format_cell(row.cells["llm2llm"]) == "90.0 (n=1, no CI)"
+    text = report.format_delta(row, "llm2llm")
+    assert text.startswith("+40.0 (n=1, no CI) p=") and "▲" not in text
+
+
+def test_different_test_sets_are_refused(tmp_path, capsys):
+    write_run(tmp_path, "finetune", 0, [True] * 10, 0.3)
+    write_run(tmp_path, "llm2llm", 0, [True] * 10, 0.3, ids=[f"other-{i}" for i in range(10)])
+    assert report.main(["table", str(tmp_path), "--out", str(tmp_path / "o")]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith("error: trec n=4 llm2llm vs finetune: seed 0: the test sets differ")
+    assert not (tmp_path / "o" / "table.md").exists()
+
+
+def test_baseline_other_than_finetune(tmp_path):
+    """--baseline pairs every method with another one (e.g. LLM2LLM vs budget-matched EDA): the same
+    numbers with the sign turned, and a loss marked where the interval lies below zero."""
+    hand_runs(tmp_path / "runs")
+    runs = report.find_runs([tmp_path / "runs"])
+    (row,) = report.build_table(runs, baseline="llm2llm").rows
+    d = row.delta["finetune"]
+    assert d.mean == pytest.approx(-70 / 3) and d.high < 0 and "llm2llm" not in row.delta
+    test, turned = row.paired_test["finetune"], report.build_table(runs).rows[0].paired_test["llm2llm"]
+    assert test.diff == pytest.approx(-7 / 30) and (test.se, test.p) == (pytest.approx(turned.se), pytest.approx(turned.p))
+    out = tmp_path / "out"
+    assert report.main(["table", str(tmp_path / "runs"), "--out", str(out), "--baseline", "llm2llm"]) == 0
+    md = (out / "table.md").read_text()
+    assert "Δ finetune vs llm2llm" in md and "Δ llm2llm vs" not in md and "-23.3 [" in md and "▼" in md
+    assert "delta_vs_llm2llm" in (out / "table.csv").read_text().splitlines()[0]
+    assert report.main(["table", str(tmp_path / "runs"), "--out", str(out), "--baseline", "eda"]) == 2
+    shutil.rmtree(tmp_path / "runs" / "trec" / "n4" / "finetune")  # no finetune runs: no Δ columns
+    t = report.build_table(report.find_runs([tmp_path / "runs"]))
+    assert "Δ" not in report.to_markdown(t).splitlines()[0]
+
+
+def test_teacher_config_separates_runs_only_for_methods_that_use_one():
+    """The report compares configs as the run directory does: the teacher counts where the method
+    (by the method registry) calls one."""
+    from llm2llm.report.table import comparable_config
+
+    def cfg(method: str, max_tokens: int) -> dict:
+        return {"task": {"name": "trec"}, "method": {"name": method}, "seed": 0, "teacher": {"max_tokens": max_tokens}}
+
+    assert comparable_config(cfg("finetune", 1)) == comparable_config(cfg("finetune", 2))
+    assert comparable_config(cfg("llm2llm", 1)) != comparable_config(cfg("llm2llm", 2))
+
+
+def test_cost_columns_follow_the_cost_fields(tmp_path):
+    """A cost statistic is one field of Cost: the CSV has a column per field, in order, and the mean
+    over seeds is taken field by field."""
+    hand_runs(tmp_path / "runs")
+    table = report.build_table(report.find_runs([tmp_path / "runs"]))
+    header = report.to_csv(table).splitlines()[0].split(",")
+    assert header[-len(report.COST_KEYS):] == list(report.COST_KEYS)
+    costs = [report.Cost(*(float(i + k) for i in range(len(report.COST_KEYS)))) for k in (0, 2)]
+    assert report.mean_cost(costs) == report.Cost(*(float(i + 1) for i in range(len(report.COST_KEYS))))
+    md_header = report.to_markdown(table).split("Cost per run (mean over seeds):\n\n")[1].splitlines()[0]
+    assert md_header == "| " + " | ".join(["task", "seed size", "method", *(c.header for c in report.COST_COLUMNS)]) + " |"
