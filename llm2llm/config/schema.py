@@ -3,54 +3,54 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from enum import Enum, StrEnum
+from enum import Enum
 from typing import List, Optional
 
 from omegaconf import MISSING
 
-from llm2llm.config.check import at_least, check, tri_state
+from llm2llm.config.check import Choice, at_least, check, tri_state
 from llm2llm.config.selection import S2LSelectionConfig, check_selection
 from llm2llm.config.teachers import Dtype
 
 
-class SeedSelection(StrEnum):
+class SeedSelection(Choice):
     random = "random"
     #: SmallToLarge selection with task.s2l's settings
     s2l = "s2l"
 
 
-class TaskKind(StrEnum):
+class TaskKind(Choice):
     """task=jsonl: classification (the answer is one of ``labels``) | qa (a final answer matched by ``answer_pattern``)."""
 
     classification = "classification"
     qa = "qa"
 
 
-class EvalBackend(StrEnum):
+class EvalBackend(Choice):
     #: batched generate; data-parallel over every GPU of the node
     hf = "hf"
     #: vLLM (needs the vllm extra)
     vllm = "vllm"
 
 
-class Launcher(StrEnum):
+class Launcher(Choice):
     torchrun = "torchrun"
     deepspeed = "deepspeed"
 
 
-class NodeLauncher(StrEnum):
+class NodeLauncher(Choice):
     #: inside a SLURM job
     srun = "srun"
     #: all ranks on this machine
     local = "local"
 
 
-class TrackingBackend(StrEnum):
+class TrackingBackend(Choice):
     wandb = "wandb"
     none = "none"
 
 
-class TrackingMode(StrEnum):
+class TrackingMode(Choice):
     #: online when WANDB_API_KEY is set, offline otherwise
     auto = "auto"
     online = "online"

@@ -9,17 +9,16 @@ process, tests, benchmarks).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from enum import StrEnum
 from pathlib import Path
 from typing import Any, Dict, Optional
 
 from omegaconf import MISSING
 
-from llm2llm.config.check import at_least, check
+from llm2llm.config.check import Choice, at_least, check
 from llm2llm.errors import ConfigError
 
 
-class TeacherBackend(StrEnum):
+class TeacherBackend(Choice):
     #: the official client: OpenAI or any compatible server (vLLM, llama.cpp's server)
     openai = "openai"
     #: an in-process GGUF model (llama-cpp-python)
@@ -30,14 +29,14 @@ class TeacherBackend(StrEnum):
     oracle = "oracle"
 
 
-class Dtype(StrEnum):
+class Dtype(Choice):
     auto = "auto"
     float32 = "float32"
     bfloat16 = "bfloat16"
     float16 = "float16"
 
 
-class ServerStructured(StrEnum):
+class ServerStructured(Choice):
     """How a server is asked for the task's JSON shape: auto (no: the paper's plain text) | none |
     json_schema (OpenAI, vLLM) | structured_outputs (vLLM >= 0.10.2; extra_body.structured_outputs.json) |
     guided_json (vLLM < 0.12 only: later versions ignore it and reply unconstrained) | json_object (llama.cpp server)."""
@@ -50,7 +49,7 @@ class ServerStructured(StrEnum):
     json_object = "json_object"
 
 
-class GrammarStructured(StrEnum):
+class GrammarStructured(Choice):
     """In-process llama.cpp: auto (decode the task's JSON shape with a grammar) | none (plain text)."""
 
     auto = "auto"
