@@ -2,8 +2,9 @@
 
 Each group has a schema (``schema.py``); the teacher group has one per backend (``teachers.py``) and
 the method group one per method (on ``methods.MethodConfig``, each beside its method in
-``llm2llm/methods/``), which each ``conf/<group>/<choice>.yaml`` names in its defaults list. A typo'd key, a key the chosen method or backend does not have, a value outside a closed set
-or of the wrong type fails while Hydra composes the config, naming the key. A missing required value
+``llm2llm/methods/``), which each ``conf/<group>/<choice>.yaml`` names in its defaults list. A
+typo'd key, a key the chosen method or backend does not have, a value outside a closed set or of
+the wrong type fails while Hydra composes the config, naming the key. A missing required value
 (``???``) or a value that cannot work fails in ``validate``, before any model loads: each schema
 checks its own fields, ``validate`` what spans groups.
 """
@@ -20,13 +21,13 @@ from omegaconf.errors import MissingMandatoryValue
 from llm2llm.config.check import check
 from llm2llm.config.methods import MethodConfig
 from llm2llm.config.naming import MAX_OVERRIDES_DIR, experiment_dir, format_size, overrides_dir
-from llm2llm.config.schema import (Decoding, EvalBackend, EvalConfig, EvalMode, Extraction, Launcher, LoraConfig,
-                                       NodeLauncher, SeedSelection, StudentConfig, TaskConfig, TaskKind, TrackingBackend,
-                                       TrackingConfig, TrackingMode, TrainerConfig)
+from llm2llm.config.schema import (Decoding, Dtype, EvalBackend, EvalConfig, EvalMode, Extraction, Launcher,
+                                   LoraConfig, NodeLauncher, SeedSelection, StudentConfig, TaskConfig, TaskKind,
+                                   TrackingBackend, TrackingConfig, TrackingMode, TrainerConfig)
 from llm2llm.config.selection import ProxyConfig, S2LSelectionConfig
-from llm2llm.config.teachers import (TEACHER_SCHEMAS, Dtype, InProcessTeacherConfig, LlamaCppTeacherConfig,
-                                         LocalTeacherConfig, OpenAITeacherConfig, OracleTeacherConfig, TeacherBackend,
-                                         TeacherConfig, teacher_config, teacher_config_file)
+from llm2llm.config.teachers import (TEACHER_SCHEMAS, InProcessTeacherConfig, LlamaCppTeacherConfig,
+                                     LocalTeacherConfig, OpenAITeacherConfig, OracleTeacherConfig, TeacherBackend,
+                                     TeacherConfig, teacher_config, teacher_config_file)
 from llm2llm.errors import ConfigError
 
 __all__ = [
@@ -34,7 +35,8 @@ __all__ = [
     "MAX_OVERRIDES_DIR", "TaskConfig", "StudentConfig", "LoraConfig", "TrainerConfig", "EvalConfig", "TrackingConfig",
     "MethodConfig", "S2LSelectionConfig", "ProxyConfig", "TeacherConfig",
     "OpenAITeacherConfig", "InProcessTeacherConfig", "LlamaCppTeacherConfig", "LocalTeacherConfig",
-    "OracleTeacherConfig", "TEACHER_SCHEMAS", "teacher_config", "teacher_config_file", "EvalMode", "Decoding", "Extraction", "Dtype",
+    "OracleTeacherConfig", "TEACHER_SCHEMAS", "teacher_config", "teacher_config_file", "EvalMode", "Decoding",
+    "Extraction", "Dtype",
     "TeacherBackend", "SeedSelection", "TaskKind", "EvalBackend", "Launcher", "NodeLauncher", "TrackingBackend",
     "TrackingMode", "typed",
 ]

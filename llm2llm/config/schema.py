@@ -10,7 +10,15 @@ from omegaconf import MISSING
 
 from llm2llm.config.check import Choice, at_least, check, tri_state
 from llm2llm.config.selection import S2LSelectionConfig, check_selection
-from llm2llm.config.teachers import Dtype
+
+
+class Dtype(Choice):
+    """The dtype a model is loaded in (the student for evaluation and its frozen LoRA base; a local teacher)."""
+
+    auto = "auto"
+    float32 = "float32"
+    bfloat16 = "bfloat16"
+    float16 = "float16"
 
 
 class SeedSelection(Choice):

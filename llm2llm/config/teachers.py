@@ -15,6 +15,7 @@ from typing import Any, Dict, Optional
 from omegaconf import MISSING
 
 from llm2llm.config.check import Choice, at_least, check
+from llm2llm.config.schema import Dtype
 from llm2llm.errors import ConfigError
 
 
@@ -27,13 +28,6 @@ class TeacherBackend(Choice):
     local = "local"
     #: a positive control: the nearest train example of the seed's label (llm2llm/teacher/oracle.py)
     oracle = "oracle"
-
-
-class Dtype(Choice):
-    auto = "auto"
-    float32 = "float32"
-    bfloat16 = "bfloat16"
-    float16 = "float16"
 
 
 class ServerStructured(Choice):
