@@ -3,10 +3,14 @@
 Hydra composes conf/ into one config; everything after that is llm2llm.main.run.
 """
 
+import sys
+
 import hydra
 from omegaconf import DictConfig
 
+from llm2llm.errors import exit_code
 from llm2llm.schemas import register_configs
+from llm2llm.sweep_overrides import check_swept_group_keys
 
 register_configs()
 
@@ -19,4 +23,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
+    # A multirun override that Hydra would reject with a message about another schema: one line, exit 2
+    if code := exit_code(lambda: check_swept_group_keys(sys.argv[1:]) or 0):
+        sys.exit(code)
     main()

@@ -16,6 +16,7 @@ beside kept / generated for every teacher stage and every augmented D_0:
 
 from __future__ import annotations
 
+import hashlib
 import re
 from typing import Any, Iterable, Protocol
 
@@ -103,11 +104,30 @@ class ArithmeticJudge:
         return {"judge": self.name}
 
 
+#: Label judges fitted in this process, by what they were fitted on: the jobs of a multirun share
+#: their task's judge instead of each re-fitting it (seconds on SST-2's 67k sentences).
+_FITTED: dict[str, LabelJudge] = {}
+
+
+def _fingerprint(*splits: list[Example]) -> str:
+    h = hashlib.sha1()
+    for split in splits:
+        for e in split:
+            h.update(f"{e.text}\x1f{e.answer}\x1e".encode())
+        h.update(b"\x1d")
+    return h.hexdigest()
+
+
 def build_judge(task: Task, train: list[Example], test: list[Example]) -> Judge | None:
     if task.teacher_template == "gsm8k":
         return ArithmeticJudge()
     if task.labels is not None and task.teacher_template == "classification":
-        return LabelJudge(train, test)
+        key = _fingerprint(train, test)
+        if key not in _FITTED:
+            if len(_FITTED) >= 4:  # a sweep over tasks: keep memory bounded
+                _FITTED.pop(next(iter(_FITTED)))
+            _FITTED[key] = LabelJudge(train, test)
+        return _FITTED[key]
     return None
 
 

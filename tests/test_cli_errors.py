@@ -7,6 +7,7 @@ loading a model, the error would be about that path instead of the bad input und
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 from pathlib import Path
 
@@ -95,6 +96,32 @@ def test_typo_key_names_the_key(tmp_path):
 def test_wrong_type_names_the_key(tmp_path):
     proc = run_train("method.iterations=many", tmp_path=tmp_path)
     assert proc.returncode != 0 and "method.iterations" in proc.stderr
+
+
+def test_a_key_added_with_plus_plus_that_the_method_lacks_is_refused(tmp_path):
+    """``++`` lets Hydra add a key to any schema; nothing would read it, so the run refuses it."""
+    proc = run_train("method=finetune", "++method.num_aug=2", tmp_path=tmp_path)
+    assert error_line(proc) == ("error: method.num_aug: not a setting of FinetuneConfig (its keys: name, "
+                                "iterations): nothing would read it")
+    assert proc.returncode == 2 and not (tmp_path / "run" / "config.json").exists()
+
+
+@pytest.mark.parametrize("sweep, expected", [
+    (["method=finetune,eda", "method.num_aug=2"],
+     "error: method.num_aug=2: set for every job of this multirun, but method=finetune has no setting num_aug"),
+    (["method=llm2llm,auggpt,finetune", "method.k=2"],
+     "error: method.k=2: set for every job of this multirun, but method=auggpt,finetune has no setting k"),
+    # every swept method has it, but Hydra's first config has the default method (llm2llm), which has not
+    (["method=eda,auggpt", "seed=0,1", "method.num_aug=2"],
+     "error: method.num_aug=2: every swept method has num_aug, but Hydra first composes the sweep with the "
+     "default method, which has not: write ++method.num_aug=2"),
+])
+def test_a_multirun_override_of_a_swept_groups_key_names_the_choices_that_lack_it(tmp_path, sweep, expected):
+    runs = tmp_path / "runs"
+    proc = train_py("-m", NO_MODEL, "tracking=none", *sweep, timeout=120,
+                    env={**os.environ, "LLM2LLM_RUNS_DIR": str(runs)})
+    assert proc.returncode == 2 and error_line(proc).startswith(expected)
+    assert not runs.exists()  # refused before Hydra made any directory
 
 
 def test_missing_required_value_names_the_key(tmp_path):

@@ -113,3 +113,21 @@ def test_teacher_config_builds_the_backends_schema_and_refuses_other_keys():
     with pytest.raises(ConfigError, match=re.escape("teacher.backend: openai | llamacpp | local | oracle, got 'vllm'")):
         teacher_config(name="t", backend="vllm", model="m")
     assert LLM2LLMConfig(name="llm2llm").k == 1
+
+
+def test_the_swept_group_check_lets_through_what_hydra_composes():
+    """What the pre-Hydra check of a multirun command line (llm2llm/sweep_overrides.py) must not refuse:
+    ``++`` for a key every swept method has, a key the default method has too, a sweep file's
+    own defaults, a group swept without overrides of its keys, a single run."""
+    from llm2llm.sweep_overrides import check_swept_group_keys
+
+    for argv in (["-m", "method=eda,auggpt", "++method.num_aug=2"],
+                 ["-m", "method=llm2llm,llm2llm", "method.k=2"],
+                 ["-m", "--config-dir", "sweeps", "--config-name", "sst2_cpu", "method=eda,auggpt", "++method.num_aug=2"],
+                 ["-m", "method=eda,finetune", "seed=0,1"],
+                 ["-m", "method=nosuch,eda", "method.num_aug=2"],  # Hydra names the missing option itself
+                 ["method=finetune", "method.num_aug=2"]):  # not a multirun: Hydra's own message names FinetuneConfig
+        assert check_swept_group_keys(argv) is None, argv
+    with pytest.raises(ConfigError, match=r"method=finetune has no setting num_aug"):
+        check_swept_group_keys(["--multirun", "--config-dir", "sweeps", "--config-name", "sst2_cpu",
+                                "method=finetune,eda", "method.num_aug=2"])

@@ -44,6 +44,16 @@ def test_trec_judge_rejects_a_question_of_another_type():
     assert judge.accepts([ex(q.text, who)]) == [False]
 
 
+def test_the_jobs_of_a_sweep_share_one_fitted_judge_per_training_data():
+    task, train = load_split("trec", "train")
+    _, again = load_split("trec", "train")  # another job of the same sweep reads the split again
+    first = build_judge(task, train, [])
+    assert again is not train and build_judge(task, again, []) is first
+    relabelled = [*train[:-1], ex(train[-1].text, next(l for l in task.labels if l != train[-1].answer))]
+    other = build_judge(task, relabelled, [])
+    assert other is not first and build_judge(task, train[:-1], []) is not first
+
+
 def test_lazy_judge_counts_only_generated_examples():
     task, train = load_split("trec", "train")
     lazy = LazyJudge(task, train, [])

@@ -11,7 +11,7 @@ checks its own fields, ``validate`` what spans groups.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields, is_dataclass
 from typing import Any, Optional, TypeVar
 
 from hydra.core.config_store import ConfigStore
@@ -77,6 +77,7 @@ def register_group_configs() -> None:
 def validate(cfg: DictConfig | Config) -> Config:
     """Turn the composed config into typed objects (each schema checks its fields) and check what spans groups."""
     if isinstance(cfg, DictConfig):
+        reject_unknown_keys(cfg)
         try:
             obj: Config = OmegaConf.to_object(cfg)  # type: ignore[assignment]
         except MissingMandatoryValue as e:
@@ -94,6 +95,23 @@ def validate(cfg: DictConfig | Config) -> Config:
           "teacher=oracle answers with the nearest train example of a seed's label, not a rephrasing "
           "of it: use it with an LLM2LLM-style method, not auggpt")
     return obj
+
+
+def reject_unknown_keys(node: DictConfig, path: str = "") -> None:
+    """A key its schema lacks is an error even where Hydra let it in: ``++method.num_aug=2`` under
+    ``method=finetune`` composes (``++`` adds keys), but nothing would read it while the run's
+    recorded config claimed it."""
+    schema = OmegaConf.get_type(node)
+    if schema is None or not is_dataclass(schema):
+        return
+    known = [f.name for f in fields(schema)]
+    for key in node.keys():
+        full = f"{path}{key}"
+        check(key in known, full, f"not a setting of {schema.__name__} (its keys: {', '.join(known)}): "
+                                  "nothing would read it")
+        child = node._get_node(key)
+        if isinstance(child, DictConfig) and not child._is_none() and not child._is_missing():
+            reject_unknown_keys(child, f"{full}.")
 
 
 def typed(schema: type[T], values: Any) -> T:

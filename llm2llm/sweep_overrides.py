@@ -1,0 +1,83 @@
+"""A multirun's command line, checked before Hydra composes it: a key of a swept config group.
+
+``python train.py -m method=eda,auggpt method.num_aug=2`` fails inside Hydra with a message about
+the *default* method's schema: Hydra composes the sweep's first config without its sweeps (so with
+``method=llm2llm``, which has no ``num_aug``) before it composes any job (Hydra issue 2888, "expected
+multirun staging behavior"). This module composes what Hydra will, and when such an override is the
+reason it fails, says which swept choices lack the key or that ``++`` is what sets it.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Sequence
+
+from omegaconf import OmegaConf
+
+from llm2llm.errors import ConfigError
+
+CONF_DIR = Path(__file__).resolve().parent.parent / "conf"
+_ABSENT = object()
+
+
+def check_swept_group_keys(argv: Sequence[str]) -> None:
+    """Raise a one-line ConfigError for a plain ``group.key=value`` override of a group swept on the
+    same command line that a swept choice lacks, or that Hydra's first config rejects; do nothing
+    otherwise. (Groups swept in a sweep file's ``hydra.sweeper.params`` are checked per job.)"""
+    from hydra._internal.utils import get_args_parser
+    from hydra.core.override_parser.overrides_parser import OverridesParser
+
+    args, _ = get_args_parser().parse_known_args(list(argv))
+    if not args.multirun:
+        return
+    overrides = OverridesParser.create().parse_overrides(args.overrides)
+    swept = {o.key_or_group: [str(v) for v in o.sweep_string_iterator()] for o in overrides
+             if o.is_sweep_override() and o.package is None and (CONF_DIR / o.key_or_group).is_dir()}
+    group_keys = [o for o in overrides if not (o.is_add() or o.is_force_add() or o.is_delete())
+                  and o.key_or_group.split(".", 1)[0] in swept and "." in o.key_or_group]
+    if not group_keys:
+        return
+    for o in group_keys:  # a job whose group lacks the key would stop the sweep when its turn comes
+        group, key = o.key_or_group.split(".", 1)
+        has = {choice: _has_key(f"{group}={choice}", o.key_or_group) for choice in swept[group]}
+        if None in has.values():
+            return  # a choice that does not exist: Hydra says which
+        lacking = [choice for choice, yes in has.items() if not yes]
+        if lacking:
+            raise ConfigError(
+                f"{o.input_line}: set for every job of this multirun, but {group}={','.join(lacking)} has no "
+                f"setting {key}: sweep it only with the {group}s that have it, or run those separately")
+    name = args.config_name or "config"
+    search = [f"hydra.searchpath=[file://{Path(args.config_dir).resolve()}]"] if args.config_dir else []
+    others = [o.input_line for o in overrides if not o.is_sweep_override() and o not in group_keys] + search
+    if not _composes(name, others):
+        return  # Hydra's first config fails for another reason: Hydra says which
+    for o in group_keys:
+        if not _composes(name, others + [o.input_line]):
+            group, key = o.key_or_group.split(".", 1)
+            raise ConfigError(
+                f"{o.input_line}: every swept {group} has {key}, but Hydra first composes the sweep with the "
+                f"default {group}, which has not: write ++{o.input_line} (or set it in a sweep file)")
+
+
+def _composes(config_name: str, overrides: list[str]) -> bool:
+    from hydra import compose, initialize_config_dir
+
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            compose(config_name, overrides=overrides)
+    except Exception:  # whatever it is, Hydra reports it better than a guess here
+        return False
+    return True
+
+
+def _has_key(choice: str, key: str) -> bool | None:
+    """Whether ``key`` exists with ``choice`` (``group=option``) selected; None when it cannot compose."""
+    from hydra import compose, initialize_config_dir
+
+    try:
+        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
+            cfg = compose("config", overrides=[choice])
+    except Exception:
+        return None
+    return OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False) is not _ABSENT
