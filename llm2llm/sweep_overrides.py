@@ -27,9 +27,12 @@ def check_swept_group_keys(argv: Sequence[str]) -> None:
     from hydra._internal.utils import get_args_parser
     from hydra.core.override_parser.overrides_parser import OverridesParser
 
+    from llm2llm.schemas import register_configs
+
     args, _ = get_args_parser().parse_known_args(list(argv))
     if not args.multirun:
         return
+    register_configs()  # the group files name their schemas
     overrides = OverridesParser.create().parse_overrides(args.overrides)
     swept = {o.key_or_group: [str(v) for v in o.sweep_string_iterator()] for o in overrides
              if o.is_sweep_override() and o.package is None and (CONF_DIR / o.key_or_group).is_dir()}
