@@ -23,7 +23,7 @@ def main(cfg: DictConfig) -> float | None:
 
 
 if __name__ == "__main__":
-    # A multirun override that Hydra would reject with a message about another schema: one line, exit 2
-    if code := exit_code(lambda: check_swept_group_keys(sys.argv[1:]) or 0):
-        sys.exit(code)
+    # A multirun override of a swept group's key that some job cannot take: one error line, exit 2
+    if exit_code(lambda: check_swept_group_keys(sys.argv[1:]) or 0):
+        sys.exit(2)
     main()

@@ -1,10 +1,11 @@
 """A multirun's command line, checked before Hydra composes it: a key of a swept config group.
 
 ``python train.py -m method=eda,auggpt method.num_aug=2`` fails inside Hydra with a message about
-the *default* method's schema: Hydra composes the sweep's first config without its sweeps (so with
-``method=llm2llm``, which has no ``num_aug``) before it composes any job (Hydra issue 2888, "expected
-multirun staging behavior"). This module composes what Hydra will, and when such an override is the
-reason it fails, says which swept choices lack the key or that ``++`` is what sets it.
+the *default* method's schema (and advice, ``+method.num_aug=2``, that fails too): Hydra composes the
+sweep's first config without its sweeps, so with ``method=llm2llm``, which has no ``num_aug``, before
+it composes any job (Hydra issue 2888, "expected multirun staging behavior"). Before Hydra starts,
+this module composes each swept choice and says in one line (exit 2) which choices lack the key, or,
+when they all have it, that ``++`` is what gets it past the first config.
 """
 
 from __future__ import annotations
@@ -40,7 +41,7 @@ def check_swept_group_keys(argv: Sequence[str]) -> None:
                   and o.key_or_group.split(".", 1)[0] in swept and "." in o.key_or_group]
     if not group_keys:
         return
-    for o in group_keys:  # a job whose group lacks the key would stop the sweep when its turn comes
+    for o in group_keys:  # Hydra refuses this too (checking every job first), in lines about one schema
         group, key = o.key_or_group.split(".", 1)
         has = {choice: _has_key(f"{group}={choice}", o.key_or_group) for choice in swept[group]}
         if None in has.values():
