@@ -51,25 +51,26 @@ def check_swept_group_keys(argv: Sequence[str]) -> None:
             raise ConfigError(
                 f"{o.input_line}: set for every job of this multirun, but {group}={','.join(lacking)} has no "
                 f"setting {key}: sweep it only with the {group}s that have it, or run those separately")
-    name = args.config_name or "config"
-    search = [f"hydra.searchpath=[file://{Path(args.config_dir).resolve()}]"] if args.config_dir else []
-    others = [o.input_line for o in overrides if not o.is_sweep_override() and o not in group_keys] + search
-    if not _composes(name, others):
+    primary = (Path(args.config_dir).resolve() if args.config_dir else CONF_DIR, args.config_name or "config")
+    others = [o.input_line for o in overrides if not o.is_sweep_override() and o not in group_keys]
+    if not _composes(*primary, others):
         return  # Hydra's first config fails for another reason: Hydra says which
     for o in group_keys:
-        if not _composes(name, others + [o.input_line]):
+        if not _composes(*primary, others + [o.input_line]):
             group, key = o.key_or_group.split(".", 1)
             raise ConfigError(
                 f"{o.input_line}: every swept {group} has {key}, but Hydra first composes the sweep with the "
                 f"default {group}, which has not: write ++{o.input_line} (or set it in a sweep file)")
 
 
-def _composes(config_name: str, overrides: list[str]) -> bool:
+def _composes(config_dir: Path, config_name: str, overrides: list[str]) -> bool:
+    """Whether Hydra composes ``config_name`` from ``config_dir`` (with conf/ on the search path, as
+    ``--config-dir`` puts it) under ``overrides``."""
     from hydra import compose, initialize_config_dir
 
     try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            compose(config_name, overrides=overrides)
+        with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
+            compose(config_name, overrides=[*overrides, f"hydra.searchpath=[file://{CONF_DIR}]"])
     except Exception:  # whatever it is, Hydra reports it better than a guess here
         return False
     return True
