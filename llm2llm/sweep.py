@@ -3,9 +3,11 @@
 A failed job is printed, written to its run directory (``FAILED.txt``) and appended to the sweep's
 failure log (``<sweep dir>/multirun_failures.jsonl``: one JSON line per failure, written with
 O_APPEND by whichever process ran the job, so it works for SLURM array jobs too), and the next job
-runs. ``FailureReport``, a Hydra callback registered in conf/config.yaml, starts each multirun with
-an empty log and ends it by listing the failures and exiting non-zero when there were any, so a
-script that launched the sweep notices.
+runs. ``FailureReport``, a Hydra callback registered in conf/config.yaml, gives each multirun an id
+that its jobs inherit through the environment (to a SLURM job too: sbatch exports it) and tag their
+failures with, and ends the multirun by listing its own failures and exiting non-zero when there
+were any, so a script that launched the sweep notices. Two multiruns of one sweep running at the
+same time (two terminals, a second submission adding seeds) share the log but not their lists.
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ import os
 import sys
 import time
 import traceback
+import uuid
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +27,8 @@ from llm2llm.errors import Llm2llmError
 from llm2llm.example import read_jsonl
 
 FAILURE_LOG = "multirun_failures.jsonl"
+#: the environment variable that carries a multirun's id to its jobs
+MULTIRUN_ID_ENV = "LLM2LLM_MULTIRUN_ID"
 
 
 def in_multirun() -> bool:
@@ -47,7 +52,7 @@ def record_failure(error: BaseException) -> None:
         detail = line if isinstance(error, Llm2llmError) else "".join(traceback.format_exception(error))
         RunDir(run_dir).record_failure(detail)  # skipped if a live job holds it (e.g. the same sweep on another node)
     entry = {"job": hc.job.num, "run_dir": str(run_dir), "overrides": list(hc.overrides.task), "error": line,
-             "time": time.time()}
+             "time": time.time(), "multirun": os.environ.get(MULTIRUN_ID_ENV)}
     log = Path(hc.sweep.dir) / FAILURE_LOG
     log.parent.mkdir(parents=True, exist_ok=True)
     fd = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
@@ -61,13 +66,13 @@ class FailureReport(Callback):
     """At the end of a multirun: which jobs failed and why; exit code 1 if any did."""
 
     def on_multirun_start(self, config: Any, **kwargs: Any) -> None:
-        (Path(config.hydra.sweep.dir) / FAILURE_LOG).unlink(missing_ok=True)
+        os.environ[MULTIRUN_ID_ENV] = uuid.uuid4().hex
 
     def on_multirun_end(self, config: Any, **kwargs: Any) -> None:
         log = Path(config.hydra.sweep.dir) / FAILURE_LOG
         if not log.is_file():
             return
-        failures = read_jsonl(log)
+        failures = [f for f in read_jsonl(log) if f.get("multirun") == os.environ.get(MULTIRUN_ID_ENV)]
         if not failures:
             return
         print(f"\n{len(failures)} job(s) of this multirun failed (the others finished):", file=sys.stderr)

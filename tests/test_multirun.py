@@ -7,11 +7,12 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 
-from cli_helpers import train_env, train_py
+from cli_helpers import ROOT, train_env, train_py
 from llm2llm.rundir import CLAIM_FILE
 
 # A sweep file as researchers write them (like sweeps/*.yaml): fixed settings in the file, swept keys
@@ -86,3 +87,32 @@ def test_sweep_over_three_keys_gives_eight_runs_and_survives_a_held_directory(tm
         assert f"method.k={cfg['method']['k']}" in d.name and f"teacher.temperature={cfg['teacher']['temperature']}" in d.name
         seen.add(key)
     assert len(seen) == 8
+
+
+@pytest.mark.slow
+def test_two_multiruns_of_one_sweep_at_once_each_list_only_their_own_failures(tmp_path, data_dir):
+    """A second multirun of the same sweep started while the first runs (another terminal, a second
+    submission adding seeds): each lists and counts its own failed jobs, none of the other's.
+    Every job fails at start-up (no such model), which is all this needs."""
+    runs = tmp_path / "runs"
+    env = train_env(LLM2LLM_RUNS_DIR=str(runs))
+    common = ["-m", "task=trec", "task.seed_size=6", "student.model=/nonexistent/model", "tracking=none"]
+    log = runs / "multirun_failures.jsonl"  # the default config's sweep directory is the runs folder
+    first = subprocess.Popen([sys.executable, "train.py", *common, "seed=" + ",".join(map(str, range(16)))],
+                             cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.time() + 600
+        while not (log.is_file() and log.read_text().strip()):  # the first has logged a failure
+            assert first.poll() is None and time.time() < deadline, "the first multirun logged no failure"
+            time.sleep(0.2)
+        second = train_py(*common, "seed=99", env=env)
+        assert first.poll() is None, "the first multirun ended before the second did: nothing overlapped"
+        _, err = first.communicate(timeout=600)
+    finally:
+        first.kill()
+    listed = [line for line in err.splitlines() if line.startswith("  #")]
+    assert first.returncode == 1 and "16 job(s) of this multirun failed" in err, err[-3000:]
+    assert len(listed) == 16 and not any("seed=99" in line for line in listed)
+    assert second.returncode == 1 and "1 job(s) of this multirun failed" in second.stderr, second.stderr[-3000:]
+    (only,) = [line for line in second.stderr.splitlines() if line.startswith("  #")]
+    assert "seed=99" in only
