@@ -96,9 +96,10 @@ def test_two_multiruns_of_one_sweep_at_once_each_list_only_their_own_failures(tm
     Every job fails at start-up (no such model), which is all this needs."""
     runs = tmp_path / "runs"
     env = train_env(LLM2LLM_RUNS_DIR=str(runs))
-    common = ["-m", "task=trec", "task.seed_size=6", "student.model=/nonexistent/model", "tracking=none"]
+    common = ["-m", "task=trec", "task.seed_size=6", "method=finetune", "student.model=/nonexistent/model",
+              "tracking=none"]
     log = runs / "multirun_failures.jsonl"  # the default config's sweep directory is the runs folder
-    first = subprocess.Popen([sys.executable, "train.py", *common, "seed=" + ",".join(map(str, range(16)))],
+    first = subprocess.Popen([sys.executable, "train.py", *common, "seed=" + ",".join(map(str, range(40)))],
                              cwd=ROOT, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         deadline = time.time() + 600
@@ -111,8 +112,8 @@ def test_two_multiruns_of_one_sweep_at_once_each_list_only_their_own_failures(tm
     finally:
         first.kill()
     listed = [line for line in err.splitlines() if line.startswith("  #")]
-    assert first.returncode == 1 and "16 job(s) of this multirun failed" in err, err[-3000:]
-    assert len(listed) == 16 and not any("seed=99" in line for line in listed)
+    assert first.returncode == 1 and "40 job(s) of this multirun failed" in err, err[-3000:]
+    assert len(listed) == 40 and not any("seed=99" in line for line in listed)
     assert second.returncode == 1 and "1 job(s) of this multirun failed" in second.stderr, second.stderr[-3000:]
     (only,) = [line for line in second.stderr.splitlines() if line.startswith("  #")]
     assert "seed=99" in only
