@@ -131,6 +131,10 @@ def test_the_swept_group_check_lets_through_what_hydra_composes():
     with pytest.raises(ConfigError, match=r"method=finetune has no setting num_aug"):
         check_swept_group_keys(["--multirun", "--config-dir", "sweeps", "--config-name", "sst2_cpu",
                                 "method=finetune,eda", "method.num_aug=2"])
+    with pytest.raises(ConfigError, match=re.escape(
+            "method.num_aug=2: every swept method has num_aug, but Hydra first composes the sweep with the "
+            "default method, which has not: write ++method.num_aug=2")):
+        check_swept_group_keys(["-m", "method=eda,auggpt", "seed=0,1", "method.num_aug=2"])
     with pytest.raises(ConfigError, match=re.escape("every swept method has num_aug, but Hydra first composes "
                                                     "the sweep with the default method")):
         check_swept_group_keys(["-m", "--config-dir", "sweeps", "--config-name", "sst2_cpu",
