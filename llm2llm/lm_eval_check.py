@@ -255,9 +255,7 @@ def _stop_ids(tokenizer: Any) -> list[int]:
 
 # ------------------------------------------------------------------ a run directory
 def _run_config(run_dir: Path) -> tuple[Any, dict[str, Any]]:
-    from omegaconf import OmegaConf
-
-    from llm2llm.config import Config, validate
+    from llm2llm.schemas import recorded_config
 
     f = run_dir / CONFIG_FILE
     if not f.is_file():
@@ -266,7 +264,7 @@ def _run_config(run_dir: Path) -> tuple[Any, dict[str, Any]]:
     if os.environ.get("LLM2LLM_DATA_DIR"):
         config["data_dir"] = os.environ["LLM2LLM_DATA_DIR"]
     try:
-        typed = validate(OmegaConf.merge(OmegaConf.structured(Config), config))
+        typed = recorded_config(config)
     except Exception as e:
         raise CrossCheckError(f"{f}: this version of llm2llm cannot read the run's config ({e})") from None
     return typed, config

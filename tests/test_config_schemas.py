@@ -139,3 +139,34 @@ def test_the_swept_group_check_lets_through_what_hydra_composes():
                                                     "the sweep with the default method")):
         check_swept_group_keys(["-m", "--config-dir", "sweeps", "--config-name", "sst2_cpu",
                                 "method=eda,auggpt", "method.num_aug=3"])
+
+
+@pytest.mark.parametrize("overrides", [["method=llm2llm"], ["method=eda"], ["method=finetune", "teacher=oracle"],
+                                       ["method=auggpt", "teacher=gpt-4-turbo"], ["method=s2l"],
+                                       ["method=untargeted", "teacher=oracle"]], ids=lambda o: "-".join(o))
+def test_a_recorded_config_reads_back_as_the_config_the_run_had(overrides, tmp_path):
+    """config.json (to_plain of the composed config) read back by the tools that reopen a run, e.g.
+    `python -m llm2llm.lm_eval_check RUN_DIR`: each group in its own schema again."""
+    import json
+
+    from llm2llm.config import to_plain
+    from llm2llm.lm_eval_check import _run_config
+    from llm2llm.schemas import recorded_config
+
+    raw = composed(overrides)
+    recorded = json.loads(json.dumps(to_plain(raw)))
+    assert recorded_config(recorded) == validate(raw)
+    (tmp_path / "config.json").write_text(json.dumps(recorded))
+    typed, _ = _run_config(tmp_path)
+    assert type(typed.method) is method_schemas()[recorded["method"]["name"]]
+
+
+def test_a_config_recorded_by_the_older_one_schema_layout_still_reads():
+    """Before each method had its own schema, every run recorded every method's keys."""
+    from llm2llm.config import to_plain
+    from llm2llm.schemas import recorded_config
+
+    recorded = to_plain(composed(["method=finetune"]))
+    recorded["method"].update(k=1, num_aug=9, alpha_sr=0.1, n_clusters=100)
+    cfg = recorded_config(recorded)
+    assert type(cfg.method).__name__ == "FinetuneConfig" and cfg.method.iterations == recorded["method"]["iterations"]

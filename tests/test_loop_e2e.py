@@ -150,6 +150,22 @@ def test_export_reads_back_the_runs_training_sets(finished_run, tmp_path):
 
 
 @pytest.mark.slow
+def test_lm_eval_cross_checks_the_finished_runs_checkpoint(finished_run, tmp_path):
+    """`python -m llm2llm.lm_eval_check RUN_DIR` as the README gives it, on the real LLM2LLM run
+    (its config read back with the method's and the teacher backend's own schemas)."""
+    pytest.importorskip("lm_eval", reason="the lm-eval extra is not installed")
+    ref, _ = finished_run
+    out = tmp_path / "crosscheck"
+    proc = subprocess.run([sys.executable, "-m", "llm2llm.lm_eval_check", str(ref / "run"), "--out", str(out),
+                           "--limit", "4"], cwd=ROOT, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    result = json.loads((out / "crosscheck.json").read_text())
+    assert result["iteration"] == 1 and result["lora"] and result["examples"] == 4
+    assert result["generate"]["both_correct"] + result["generate"]["only_llm2llm_correct"] \
+        == round(4 * result["run"]["accuracy"])  # the run's own predictions of these 4 examples
+
+
+@pytest.mark.slow
 def test_rerun_of_finished_run_is_a_noop(finished_run):
     tmp, _ = finished_run
     before = (tmp / "run" / "results.json").read_text()
