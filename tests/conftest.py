@@ -2,7 +2,7 @@
 
 The paths and the ``train.py`` runner are in cli_helpers.py; the fixtures here hand them to tests,
 with the student models every test module may ask for (the real SmolLM2, its tokenizer alone, and a
-tiny random Llama built on that tokenizer).
+tiny random Llama built on that tokenizer), and the tiny end-to-end run several modules read.
 """
 
 from __future__ import annotations
@@ -45,6 +45,16 @@ def data_dir() -> Path:
 def cache_dir() -> Path:
     CACHE_DIR.mkdir(parents=True, exist_ok=True)
     return CACHE_DIR
+
+
+@pytest.fixture(scope="session")
+def finished_run(tmp_path_factory, data_dir):
+    """(folder, process) of the tiny end-to-end LLM2LLM run (tests/e2e_run.py), made once per session
+    for the modules that read it; none of them writes into it."""
+    from e2e_run import run_train
+
+    tmp = tmp_path_factory.mktemp("e2e")
+    return tmp, run_train(tmp)
 
 
 @pytest.fixture(scope="session")
