@@ -50,7 +50,7 @@ def cache_dir() -> Path:
 @pytest.fixture(scope="session")
 def finished_run(tmp_path_factory, data_dir):
     """(folder, process) of the tiny end-to-end LLM2LLM run (tests/e2e_run.py), made once per session
-    for the modules that read it; none of them writes into it."""
+    for the modules that read it; none of them changes its results."""
     from e2e_run import run_train
 
     tmp = tmp_path_factory.mktemp("e2e")
