@@ -13,7 +13,7 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Sequence
 
-from omegaconf import OmegaConf
+from omegaconf import DictConfig, OmegaConf
 
 from llm2llm.errors import ConfigError
 
@@ -41,48 +41,39 @@ def check_swept_group_keys(argv: Sequence[str]) -> None:
                   and o.key_or_group.split(".", 1)[0] in swept and "." in o.key_or_group]
     if not group_keys:
         return
+    with_choice = {(group, choice): _compose(CONF_DIR, "config", [f"{group}={choice}"])
+                   for group in {o.key_or_group.split(".", 1)[0] for o in group_keys} for choice in swept[group]}
     for o in group_keys:  # Hydra refuses this too (checking every job first), in lines about one schema
         group, key = o.key_or_group.split(".", 1)
-        has = {choice: _has_key(f"{group}={choice}", o.key_or_group) for choice in swept[group]}
-        if None in has.values():
+        composed = [with_choice[group, choice] for choice in swept[group]]
+        if None in composed:
             return  # a choice that does not exist: Hydra says which
-        lacking = [choice for choice, yes in has.items() if not yes]
+        lacking = [choice for choice, cfg in zip(swept[group], composed)
+                   if OmegaConf.select(cfg, o.key_or_group, default=_ABSENT, throw_on_missing=False) is _ABSENT]
         if lacking:
             raise ConfigError(
                 f"{o.input_line}: set for every job of this multirun, but {group}={','.join(lacking)} has no "
                 f"setting {key}: sweep it only with the {group}s that have it, or run those separately")
     primary = (Path(args.config_dir).resolve() if args.config_dir else CONF_DIR, args.config_name or "config")
     others = [o.input_line for o in overrides if not o.is_sweep_override() and o not in group_keys]
-    if not _composes(*primary, others):
+    if _compose(*primary, others) is None:
         return  # Hydra's first config fails for another reason: Hydra says which
     for o in group_keys:
-        if not _composes(*primary, others + [o.input_line]):
+        if _compose(*primary, others + [o.input_line]) is None:
             group, key = o.key_or_group.split(".", 1)
             raise ConfigError(
                 f"{o.input_line}: every swept {group} has {key}, but Hydra first composes the sweep with the "
                 f"default {group}, which has not: write ++{o.input_line} (or set it in a sweep file)")
 
 
-def _composes(config_dir: Path, config_name: str, overrides: list[str]) -> bool:
-    """Whether Hydra composes ``config_name`` from ``config_dir`` (with conf/ on the search path, as
-    ``--config-dir`` puts it) under ``overrides``."""
+def _compose(config_dir: Path, config_name: str, overrides: list[str]) -> DictConfig | None:
+    """``config_name`` from ``config_dir`` (with conf/ on the search path, as ``--config-dir`` puts it)
+    under ``overrides``, or None where Hydra cannot compose it (Hydra then says why better than a
+    guess here)."""
     from hydra import compose, initialize_config_dir
 
     try:
         with initialize_config_dir(config_dir=str(config_dir), version_base="1.3"):
-            compose(config_name, overrides=[*overrides, f"hydra.searchpath=[file://{CONF_DIR}]"])
-    except Exception:  # whatever it is, Hydra reports it better than a guess here
-        return False
-    return True
-
-
-def _has_key(choice: str, key: str) -> bool | None:
-    """Whether ``key`` exists with ``choice`` (``group=option``) selected; None when it cannot compose."""
-    from hydra import compose, initialize_config_dir
-
-    try:
-        with initialize_config_dir(config_dir=str(CONF_DIR), version_base="1.3"):
-            cfg = compose("config", overrides=[choice])
+            return compose(config_name, overrides=[*overrides, f"hydra.searchpath=[file://{CONF_DIR}]"])
     except Exception:
         return None
-    return OmegaConf.select(cfg, key, default=_ABSENT, throw_on_missing=False) is not _ABSENT
