@@ -4,7 +4,6 @@ W&B offline; and the commands to run it again (resumed, killed, with another con
 
 from __future__ import annotations
 
-import json
 import os
 import subprocess
 import sys
@@ -33,10 +32,6 @@ def run_train(tmp: Path, *extra: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1500)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-5000:]
     return proc
-
-
-def read_jsonl(path: Path) -> list[dict]:
-    return [json.loads(l) for l in path.read_text().splitlines() if l.strip()]
 
 
 def cached_calls(cache: Path) -> int:

@@ -13,7 +13,8 @@ import time
 
 import pytest
 
-from e2e_run import ROOT, cached_calls, read_jsonl, run_train, train_cmd
+from e2e_run import ROOT, cached_calls, run_train, train_cmd
+from llm2llm.example import read_jsonl
 
 
 @pytest.mark.slow
