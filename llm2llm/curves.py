@@ -109,7 +109,11 @@ def plot_training_loss(runs: list[Any], out: Path) -> list[Path]:
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
     cmap = plt.get_cmap("viridis")
-    for ax, ((task, size, method), seeds) in zip(axes.flat, sorted(panels.items())):
+    from llm2llm.report.load import method_rank
+
+    order = sorted(panels, key=lambda k: (k[0], k[1], method_rank(k[2]), k[2]))  # the table's column order
+    for ax, (task, size, method) in zip(axes.flat, order):
+        seeds = panels[(task, size, method)]
         last = max(it for _, curves in seeds for it in curves)
         labelled: set[int] = set()
         for _seed, curves in seeds:
@@ -118,7 +122,7 @@ def plot_training_loss(runs: list[Any], out: Path) -> list[Path]:
                 ax.plot([p["step"] for p in curve], [p.get("loss", float("nan")) for p in curve], color=color,
                         linewidth=1, label=None if it in labelled else f"iteration {it}")
                 labelled.add(it)
-        ax.set_title(f"{task}, seed size {size}, {method}")
+        ax.set_title(f"{method}\n{task}, seed size {size}", fontsize="medium")
         ax.set_xlabel("optimizer step")
         ax.set_ylabel("training loss")
         ax.grid(alpha=0.3)

@@ -123,6 +123,36 @@ def test_table_from_hand_written_run_dirs(tmp_path):
     assert (out / "accuracy_per_iteration.png").read_bytes()[:4] == b"\x89PNG"
 
 
+def test_plot_series_in_percent_clipped_and_in_column_order(tmp_path):
+    """The plotted numbers: accuracy in % like the table, a t band that over three seeds reaches below
+    0 % stops at 0 %, methods in the table's column order, a single-training method as one point."""
+    hand_runs(tmp_path)
+    for seed, first in enumerate((0.0, 0.0, 0.3)):
+        write_run(tmp_path, "eda", seed, [True] * 5 + [False] * 5, first)
+    for seed in range(3):  # one training only, as the budget-matched controls
+        d = write_run(tmp_path, "random_extra", seed, [True] * 7 + [False] * 3, 0.7)
+        res = json.loads((d / "results.json").read_text())
+        res["iterations"] = res["iterations"][:1]
+        (d / "results.json").write_text(json.dumps(res))
+    runs = report.find_runs([tmp_path])
+    (panel, lines), = report.plots.series(runs, report.plots.ACCURACY).items()
+    assert panel == ("trec", "4")
+    assert [s.method for s in lines] == ["finetune", "eda", "llm2llm", "random_extra"]
+    eda = lines[1]
+    assert eda.iterations == [0, 1] and eda.mean[0] == pytest.approx(10.0) and eda.n == [3, 3]
+    raw = sps.t.interval(0.95, 2, loc=10.0, scale=sps.sem([0.0, 0.0, 30.0]))
+    assert raw[0] < 0 and eda.low[0] == 0.0 and eda.high[0] == pytest.approx(raw[1])
+    llm2llm = lines[2]
+    assert llm2llm.mean[1] == pytest.approx(100 * np.mean([7 / 10, 6 / 10, 9 / 10]))
+    assert lines[3].iterations == [0] and lines[3].mean == [pytest.approx(70.0)]
+    (_, sizes), = report.plots.series(runs, report.plots.DATA_GROWTH).items()
+    assert sizes[2].mean == [4.0, pytest.approx(4 + np.mean([2, 3, 4]))]
+    (tmp_path / "out").mkdir()
+    paths = report.plot(runs, tmp_path / "out")
+    assert [p.name for p in paths] == ["accuracy_per_iteration.png", "data_growth.png"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
+
+
 def test_one_seed_has_no_interval_and_no_win(tmp_path):
     write_run(tmp_path, "finetune", 0, [True] * 5 + [False] * 5, 0.3)
     write_run(tmp_path, "llm2llm", 0, [True] * 9 + [False], 0.3)

@@ -17,6 +17,11 @@ METHOD_ORDER = ["finetune", "eda", "eda (budget-matched)", "auggpt", "auggpt (bu
                 "llm2llm (oracle teacher)", "untargeted (oracle teacher, budget-matched)", "random_extra (budget-matched)"]
 
 
+def method_rank(method: str) -> int:
+    """Where a method's column goes: METHOD_ORDER's order, any other method after them."""
+    return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
+
+
 class ReportError(Llm2llmError):
     pass
 

@@ -4,48 +4,110 @@ llm2llm.curves.plot_training_loss)."""
 from __future__ import annotations
 
 from collections import defaultdict
+from dataclasses import dataclass
 from pathlib import Path
 
-from llm2llm.report.load import METHOD_ORDER, Run
+from llm2llm.report.load import Run, method_rank
 from llm2llm.stats import t_interval
 
 
+@dataclass(frozen=True)
+class Series:
+    """One method's line in one panel: per iteration, the mean over seeds and its 95 % t interval, in
+    the plotted unit, the interval clipped to what the quantity can take (an accuracy band that a t
+    interval over few seeds stretches below 0 % stops at 0 %). ``low``/``high`` are None where one seed."""
+
+    method: str
+    iterations: list[int]
+    mean: list[float]
+    low: list[float | None]
+    high: list[float | None]
+    n: list[int]
+
+
+@dataclass(frozen=True)
+class Quantity:
+    key: str            # the field of results.json's iterations
+    label: str
+    scale: float        # stored value x scale = plotted value
+    bounds: tuple[float, float]
+    filename: str
+
+
+ACCURACY = Quantity("test_accuracy", "test accuracy (%)", 100.0, (0.0, 100.0), "accuracy_per_iteration.png")
+DATA_GROWTH = Quantity("train_size", "training examples", 1.0, (0.0, float("inf")), "data_growth.png")
+
+
+def series(runs: list[Run], q: Quantity) -> dict[tuple[str, str], list[Series]]:
+    """Per task x seed size, one :class:`Series` per method (the table's column order), from finished runs."""
+    values: dict[tuple[str, str], dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    for r in runs:
+        if not r.complete:
+            continue
+        for h in r.results["iterations"]:
+            if h.get(q.key) is not None:
+                values[(r.task, r.seed_size)][r.method][int(h["iteration"])].append(float(h[q.key]) * q.scale)
+    lo, hi = q.bounds
+    out: dict[tuple[str, str], list[Series]] = {}
+    for panel, by_method in sorted(values.items()):
+        out[panel] = []
+        for method in sorted(by_method, key=lambda m: (method_rank(m), m)):
+            its = sorted(by_method[method])
+            ivs = [t_interval(by_method[method][i]) for i in its]
+            out[panel].append(Series(
+                method, its, [iv.mean for iv in ivs],
+                [None if iv.low is None else max(lo, iv.low) for iv in ivs],
+                [None if iv.high is None else min(hi, iv.high) for iv in ivs],
+                [iv.n for iv in ivs]))
+    return out
+
+
 def plot(runs: list[Run], out: Path) -> list[Path]:
-    """Test accuracy per iteration per method, and training-set size per iteration: mean over seeds
-    with its 95 % t interval as a band (no band where one seed)."""
+    """Test accuracy (%) and training-set size per iteration per method: mean over seeds with its
+    95 % t interval, a band for a method with several iterations, an error bar for one with a single
+    training (the budget-matched controls); those are spread a little along x so none hides another."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     from matplotlib.ticker import MaxNLocator
 
-    done = [r for r in runs if r.complete]
     paths = []
-    for key, ylabel, fname in (("test_accuracy", "test accuracy", "accuracy_per_iteration.png"),
-                               ("train_size", "training examples", "data_growth.png")):
-        groups: dict[tuple[str, str], dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-        for r in done:
-            for h in r.results["iterations"]:
-                if h.get(key) is not None:
-                    groups[(r.task, r.seed_size)][r.method][int(h["iteration"])].append(float(h[key]))
-        fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.6), squeeze=False)
-        for ax, ((task, size), by_method) in zip(axes[0], sorted(groups.items())):
-            for method in sorted(by_method, key=lambda m: METHOD_ORDER.index(m) if m in METHOD_ORDER else 99):
-                its = sorted(by_method[method])
-                ivs = [t_interval(by_method[method][i]) for i in its]
-                line, = ax.plot(its, [iv.mean for iv in ivs], marker="o", label=method)
-                band = [(i, iv) for i, iv in zip(its, ivs) if iv.low is not None]
-                if band:
-                    ax.fill_between([i for i, _ in band], [iv.low for _, iv in band], [iv.high for _, iv in band],
-                                    color=line.get_color(), alpha=0.2)
+    for q in (ACCURACY, DATA_GROWTH):
+        panels = series(runs, q)
+        if not panels:
+            continue
+        fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
+        handles: dict[str, object] = {}
+        for ax, ((task, size), lines) in zip(axes[0], panels.items()):
+            singles = [s.method for s in lines if len(s.iterations) == 1]
+            for s in lines:
+                color = f"C{method_rank(s.method) % 10}"
+                if len(s.iterations) == 1:
+                    dx = 0.06 * (singles.index(s.method) - (len(singles) - 1) / 2)
+                    x, m, low, high = s.iterations[0] + dx, s.mean[0], s.low[0], s.high[0]
+                    yerr = None if low is None else [[m - low], [high - m]]
+                    h = ax.errorbar([x], [m], yerr=yerr, fmt="o", capsize=4, color=color)
+                else:
+                    h, = ax.plot(s.iterations, s.mean, marker="o", color=color)
+                    band = [(i, low, high) for i, low, high in zip(s.iterations, s.low, s.high) if low is not None]
+                    if band:
+                        ax.fill_between([b[0] for b in band], [b[1] for b in band], [b[2] for b in band],
+                                        color=color, alpha=0.15)
+                handles.setdefault(s.method, h)
             ax.set_title(f"{task}, seed size {size}")
             ax.set_xlabel("iteration")
             ax.xaxis.set_major_locator(MaxNLocator(integer=True))
-            ax.set_ylabel(f"{ylabel} (band: 95 % t CI)")
+            ax.set_ylabel(q.label)
+            if q is ACCURACY:
+                ax.set_ylim(0, 100)
             ax.grid(alpha=0.3)
-            ax.legend()
-        fig.tight_layout()
-        path = out / fname
+        fig.legend(list(handles.values()), list(handles), loc="lower center", ncol=min(3, len(handles)),
+                   fontsize="small", frameon=False)
+        fig.text(0.99, 0.99, "mean over seeds; band / bar: 95 % t interval", ha="right", va="top", fontsize="x-small")
+        rows = (len(handles) + 2) // 3
+        fig.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 0.97))
+        path = out / q.filename
         fig.savefig(path, dpi=120)
         plt.close(fig)
         paths.append(path)

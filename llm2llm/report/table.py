@@ -10,7 +10,7 @@ from typing import Any
 
 from llm2llm.methods import get_method
 from llm2llm.report.cost import Cost, mean_cost
-from llm2llm.report.load import METHOD_ORDER, ReportError, Run
+from llm2llm.report.load import ReportError, Run, method_rank
 from llm2llm.rundir import config_diff, result_config
 from llm2llm.stats import Interval, PairedBootstrap, StatsError, paired_bootstrap, paired_difference, t_interval
 
@@ -108,7 +108,7 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None, baseli
     if not cells:
         raise ReportError("no finished runs to tabulate" + (f" ({len(partial)} partial)" if partial else ""))
     methods = sorted({m for row in cells.values() for m in row},
-                     key=lambda m: (METHOD_ORDER.index(m) if m in METHOD_ORDER else 99, m))
+                     key=lambda m: (method_rank(m), m))
     if baseline is not None and baseline not in methods:
         raise ReportError(f"baseline {baseline!r} has no finished runs (methods: {', '.join(methods)})")
     baseline = baseline or "finetune"
