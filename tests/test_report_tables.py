@@ -215,3 +215,26 @@ def test_cost_columns_follow_the_cost_fields(tmp_path):
     assert report.mean_cost(costs) == report.Cost(*(float(i + 1) for i in range(len(report.COST_KEYS))))
     md_header = report.to_markdown(table).split("Cost per run (mean over seeds):\n\n")[1].splitlines()[0]
     assert md_header == "| " + " | ".join(["task", "seed size", "method", *(c.header for c in report.COST_COLUMNS)]) + " |"
+
+
+@pytest.mark.parametrize("targeted", [True, False])
+def test_cost_counts_the_wrong_seeds_sent_to_the_teacher(tmp_path, targeted):
+    """How selective targeting was: the wrong seeds sent to the teacher out of the seeds evaluated,
+    over the iterations that augmented (not the last one, which only evaluates); none for the
+    untargeted ablation, which sends every seed."""
+    for seed, wrong in enumerate(((4, 2), (3, 1))):
+        d = write_run(tmp_path, "llm2llm", seed, [True] * 10, 0.3, teacher={"requests": 1, "kept": 1}, added=1)
+        results = json.loads((d / "results.json").read_text())
+        results["config"]["method"]["targeted"] = targeted
+        results["iterations"][0].update(n_wrong=wrong[0], n_seed=4)
+        results["iterations"][1].update(n_wrong=wrong[1], n_seed=4)  # no teacher after the last
+        (d / "results.json").write_text(json.dumps(results))
+    table = report.build_table(report.find_runs([tmp_path]))
+    cost = table.rows[0].cost["llm2llm"]
+    md = report.to_markdown(table)
+    if targeted:
+        assert (cost.seeds_targeted, cost.seeds_evaluated) == (pytest.approx(3.5), pytest.approx(4.0))
+        assert "| 3.5 / 4.0 (88 %) |" in md
+    else:
+        assert (cost.seeds_targeted, cost.seeds_evaluated) == (0.0, 0.0)
+        assert "(88 %)" not in md

@@ -9,8 +9,9 @@ interval over seeds (n = how many); the best mean per row is marked. "Δ vs fine
 (--baseline picks another method) give the paired difference over the same seeds with its 95 % t
 interval and the p of a two-level paired bootstrap over seeds and the shared test examples (see
 llm2llm/stats.py); a win is marked only where the paired interval lies above zero, a loss only
-where it lies below. A cost table gives teacher requests, tokens, dollars, examples
-added and wall time per method (mean over seeds).
+where it lies below. A cost table gives teacher requests, tokens, dollars, kept and
+judge-accepted examples, the wrong seeds sent to the teacher, examples added and wall time per
+method (mean over seeds).
 Runs that did not finish are listed as partial and never averaged. Runs whose configs differ in
 anything but the seed are never averaged together: the report stops and names the keys.
 """

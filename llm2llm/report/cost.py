@@ -13,7 +13,8 @@ from typing import Any, Callable
 
 @dataclass(frozen=True)
 class Cost:
-    """A run's spending (D_0 plus every iteration), or the mean of several runs'."""
+    """A run's spending (D_0 plus every iteration) and what it bought (kept, judged, targeted), or the
+    mean of several runs'."""
 
     teacher_requests: float
     teacher_tokens: float  # prompt plus completion
@@ -24,6 +25,11 @@ class Cost:
     wall_s: float  # every recorded stage timing plus D_0's teacher time
     judge_checked: float = 0.0  # added examples the reference judge could check (llm2llm.judge)
     judge_accepted: float = 0.0  # of those, accepted
+    # Targeting (LLM2LLM): wrong seeds sent to the teacher, out of the seeds evaluated, summed over the
+    # iterations that augmented. Near 100 % the targeted run sends nearly every seed, as the
+    # untargeted ablation does, so the two can differ only by what the later iterations select.
+    seeds_targeted: float = 0.0
+    seeds_evaluated: float = 0.0
 
 
 #: the CSV columns, in field order
@@ -38,6 +44,8 @@ def run_cost(results: dict[str, Any]) -> Cost:
     judged = [t.get("judge") or {} for t in teacher[:-1]] + [d0.get("judge") or {}]
     wall = sum(float(v) for h in results["iterations"] for v in (h.get("timings") or {}).values())
     wall += float(d0_teacher.get("wall_s") or 0)
+    targeted = [h for h in results["iterations"] if h.get("teacher") and "n_wrong" in h] \
+        if ((results.get("config") or {}).get("method") or {}).get("targeted") else []
     added = results.get("total_augmented")
     if added is None:
         added = sum(h.get("added") or 0 for h in results["iterations"])
@@ -51,6 +59,8 @@ def run_cost(results: dict[str, Any]) -> Cost:
         wall_s=wall,
         judge_checked=float(sum(j.get("checked") or 0 for j in judged)),
         judge_accepted=float(sum(j.get("accepted") or 0 for j in judged)),
+        seeds_targeted=float(sum(h["n_wrong"] for h in targeted)),
+        seeds_evaluated=float(sum(h.get("n_seed") or 0 for h in targeted)),
     )
 
 
@@ -72,6 +82,12 @@ def _judged(c: Cost) -> str:
     return f"{c.judge_accepted:.1f} / {c.judge_checked:.1f} ({100 * c.judge_accepted / c.judge_checked:.0f} %)"
 
 
+def _targeted(c: Cost) -> str:
+    if not c.seeds_evaluated:
+        return "–"
+    return f"{c.seeds_targeted:.1f} / {c.seeds_evaluated:.1f} ({100 * c.seeds_targeted / c.seeds_evaluated:.0f} %)"
+
+
 @dataclass(frozen=True)
 class CostColumn:
     """One column of the Markdown / LaTeX cost table: its header and how a cell is written."""
@@ -86,6 +102,7 @@ COST_COLUMNS: tuple[CostColumn, ...] = (
     CostColumn("cost ($)", lambda c: f"{c.cost_usd:.4f}"),
     CostColumn("teacher kept / generated", _kept),
     CostColumn("judge accepted / added", _judged),
+    CostColumn("wrong seeds sent / evaluated", _targeted),
     CostColumn("examples added", lambda c: f"{c.examples_added:.1f}"),
     CostColumn("wall time (s)", lambda c: f"{c.wall_s:.1f}"),
 )
