@@ -32,6 +32,8 @@ class Budget:
     method: str | None
     iterations: int
     task_config: dict[str, Any] = field(default_factory=dict)  # the run's task config (its test subset)
+    teacher: str | None = None  # the LLM2LLM run's teacher and student (names)
+    student: str | None = None
 
 
 def _int(value: Any, where: str) -> int:
@@ -130,7 +132,8 @@ def read_budget(path: str | Path, expect_task: str | None = None, expect_seed: i
     if expect_seed is not None and seed is not None and seed != expect_seed:
         raise ConfigError(f"{key}: {p} is an LLM2LLM run with seed {seed}, but this run's seed is {expect_seed}")
     return Budget(total=total, source=p, task=task, seed=seed, method=method, iterations=len(iterations or []),
-                  task_config=(data.get("config") or {}).get("task") or {})
+                  task_config=(data.get("config") or {}).get("task") or {},
+                  teacher=data.get("teacher"), student=data.get("student"))
 
 
 def check_same_data(budget: Budget, seed_ids: Sequence[str], test_size: int | None, test_subset_seed: int) -> None:

@@ -82,6 +82,58 @@ def test_every_sweep_method_validates():
             validate(composed(sweep, method, with_hydra=False))
 
 
+def compose_file(name: str, overrides: tuple[str, ...] = ()) -> Any:
+    """A sweep file (or conf/config.yaml with ``overrides``) composed as the command line would."""
+    from hydra import compose, initialize_config_dir
+    from hydra.core.global_hydra import GlobalHydra
+
+    from llm2llm.schemas import register_configs
+
+    register_configs()
+    GlobalHydra.instance().clear()
+    config_dir = ROOT / ("conf" if name == "config" else "sweeps")
+    with initialize_config_dir(config_dir=str(config_dir), version_base=None):
+        return compose(config_name=name, overrides=[*overrides, f"hydra.searchpath=[file://{ROOT / 'conf'}]"],
+                       return_hydra_config=True)
+
+
+ALL_SWEEPS = sorted(p.stem for p in (ROOT / "sweeps").glob("*.yaml") if p.stem != "reference")
+
+
+@pytest.mark.parametrize("sweep", ALL_SWEEPS)
+def test_a_sweep_gets_its_tasks_own_settings(sweep):
+    """Every task setting a sweep does not set itself is its task group's (conf/task/<name>.yaml):
+    a sweep that renamed the default task instead of choosing the group ran, e.g., CaseHOLD with
+    SST-2's stratified draw and new-token budget."""
+    from omegaconf import OmegaConf
+
+    cfg = compose_file(sweep)
+    name = cfg.task.name
+    assert (ROOT / "conf" / "task" / f"{name}.yaml").is_file(), f"{sweep}: task {name!r} has no group file"
+    own = compose_file("config", (f"task={name}",)).task
+    in_file = set((yaml.safe_load((ROOT / "sweeps" / f"{sweep}.yaml").read_text()).get("task") or {}))
+    swept = {k.split(".", 1)[1].split(".")[0] for k in cfg.hydra.sweeper.params if k.startswith("task.")}
+    got, want = OmegaConf.to_container(cfg.task), OmegaConf.to_container(own)
+    differ = sorted(k for k in set(got) | set(want) if k not in in_file | swept and got.get(k) != want.get(k))
+    assert not differ, f"{sweep}: task {name} differs from conf/task/{name}.yaml in {differ}"
+
+
+def test_the_gsm8k_ablations_share_the_paper_sweeps_settings():
+    """ablation_gsm8k's baseline cell (targeted, k 1, restart, GPT-3.5) is paper_gsm8k's LLM2LLM at
+    n74: same recipe, evaluation and seed size, so the two sweeps' numbers can be read together."""
+    from omegaconf import OmegaConf
+
+    from llm2llm.rundir import config_diff
+
+    ablation, paper = compose_file("ablation_gsm8k"), compose_file("paper_gsm8k", ("method=llm2llm", "task.seed_size=74"))
+    ablated = {f"{k}" for k in ablation.hydra.sweeper.params} - {"seed"}
+    diff = [k for k in config_diff(OmegaConf.to_container(ablation, resolve=False),
+                                   OmegaConf.to_container(paper, resolve=False))
+            if not k.startswith(("hydra.", "tracking.")) and k not in ablated]
+    assert diff == []
+    assert sorted(ablated) == ["method.k", "method.targeted", "teacher", "trainer.restart_from_base"]
+
+
 def render(table_rows: list[dict[str, Any]]) -> str:
     def cell(x: Any) -> str:
         text = "—" if x is None else (", ".join(map(str, x)) if isinstance(x, list) else str(x))

@@ -41,4 +41,5 @@ def counts(cfg: Any, seeds: list[Example]) -> tuple[list[int], dict[str, Any]]:
     per_seed, b = matched_counts(seeds, m.budget_from, cfg.seed, cfg.task.name,
                                  (cfg.task.test_size, cfg.task.test_subset_seed), m.budget_teacher, cfg.student.name)
     return per_seed, {"budget": {"total": b.total, "source": str(b.source), "source_method": b.method,
-                                 "source_task": b.task, "source_seed": b.seed, "source_iterations": b.iterations}}
+                                 "source_task": b.task, "source_seed": b.seed, "source_iterations": b.iterations,
+                                 "source_teacher": b.teacher, "source_student": b.student}}

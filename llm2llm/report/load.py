@@ -10,7 +10,7 @@ from typing import Any, Iterable
 from llm2llm.curves import curves_from_history
 from llm2llm.errors import Llm2llmError
 from llm2llm.report.cost import Cost, run_cost
-from llm2llm.rundir import CONFIG_FILE, RESULTS_FILE, final_predictions, read_results
+from llm2llm.rundir import CONFIG_FILE, RESULTS_FILE, ResultsError, final_predictions, read_results
 
 #: the order of the table's method columns (others follow, by name)
 METHOD_ORDER = ["finetune", "eda", "eda (budget-matched)", "auggpt", "auggpt (budget-matched)", "s2l", "llm2llm",
@@ -24,6 +24,16 @@ def method_rank(method: str) -> int:
 
 class ReportError(Llm2llmError):
     pass
+
+
+def _source_field(budget: dict[str, Any], key: str) -> str | None:
+    """``teacher`` or ``student`` of the LLM2LLM run a budget came from, read from its results file
+    (``budget["source"]``); None where that file is gone or unreadable."""
+    try:
+        results = read_results(Path(budget.get("source") or ""))
+    except (OSError, ResultsError):  # a moved or broken source only loses this detail
+        return None
+    return None if results is None else results.data.get(key)
 
 
 @dataclass
@@ -66,7 +76,10 @@ class Run:
         budget = ((self.results or {}).get("initial_augmentation") or {}).get("budget")
         if not budget:
             return None
-        return {k: budget.get(k) for k in ("source_method", "source_task", "source_iterations")}
+        source = {k: budget.get(k) for k in ("source_method", "source_task", "source_iterations")}
+        for k in ("teacher", "student"):  # a run made before these were recorded: from the source run
+            source[f"source_{k}"] = budget[f"source_{k}"] if f"source_{k}" in budget else _source_field(budget, k)
+        return source
 
     @property
     def seed(self) -> int:
