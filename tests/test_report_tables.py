@@ -238,3 +238,32 @@ def test_cost_counts_the_wrong_seeds_sent_to_the_teacher(tmp_path, targeted):
     else:
         assert (cost.seeds_targeted, cost.seeds_evaluated) == (0.0, 0.0)
         assert "(88 %)" not in md
+
+
+@pytest.mark.parametrize("recorded", [True, False])
+def test_budget_matched_runs_from_different_teachers_are_not_averaged(tmp_path, recorded):
+    """Two EDA runs matched to LLM2LLM runs of different teachers are two cells, not one: the source's
+    teacher is recorded with the budget (recorded=True) or, for a run made before it was, read from
+    the source's results.json (recorded=False)."""
+    def matched(root, teachers):
+        for seed, teacher in enumerate(teachers):
+            src = write_run(root / "src", "llm2llm", seed, [True] * 10, 0.3, added=2)
+            res = json.loads((src / "results.json").read_text())
+            res.update(method="llm2llm", teacher=teacher, student="smollm2-135m")
+            (src / "results.json").write_text(json.dumps(res))
+            d = write_run(root / "runs", "eda", seed, [True] * 10, 0.3, added=2)
+            res = json.loads((d / "results.json").read_text())
+            res["config"]["method"]["budget_from"] = str(src)
+            budget = {"total": 2, "source": str(src / "results.json"), "source_method": "llm2llm",
+                      "source_task": "trec", "source_seed": seed, "source_iterations": 2}
+            if recorded:
+                budget.update(source_teacher=teacher, source_student="smollm2-135m")
+            res["initial_augmentation"] = {"budget": budget}
+            (d / "results.json").write_text(json.dumps(res))
+            (d / "config.json").write_text(json.dumps(res["config"]))
+        return report.find_runs([root / "runs"])
+
+    same = report.build_table(matched(tmp_path / "same", ["oracle", "oracle"]))
+    assert same.rows[0].cells["eda (budget-matched)"].n == 2
+    with pytest.raises(report.ReportError, match="method.budget_from.source_teacher"):
+        report.build_table(matched(tmp_path / "mixed", ["oracle", "local-smollm2-llamacpp"]))
