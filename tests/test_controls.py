@@ -73,6 +73,7 @@ def test_controls_add_exactly_the_matched_budget_and_never_a_seed_or_test_text(m
     added = d0[len(seeds):]
     assert d0[:len(seeds)] == seeds and len(added) == 13 == stats["budget"]["total"]
     assert stats["budget"]["source_seed"] == 3 and stats["budget"]["source"] == str(run / "results.json")
+    assert (stats["budget"]["source_teacher"], stats["budget"]["source_student"]) == ("oracle", "smollm2-135m")
     seed_texts, test_texts = {e.text for e in seeds}, {e.text for e in test}
     assert not any(e.text in seed_texts or e.text in test_texts for e in added)
     assert len({e.text for e in added}) == 13
