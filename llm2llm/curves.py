@@ -4,7 +4,7 @@ The Trainer's log history is written to ``<checkpoint>/train_log.json`` by rank 
 training ran in the harness process or in workers started by torchrun / the deepspeed launcher, so
 the curve is read from there after training, by the process that runs the loop, for both paths.
 The loop hands it to the tracker when the iteration is finished; the report plots it from run
-directories or from a W&B history.
+directories or from a W&B history (llm2llm.report.plots.plot_training_loss).
 
 W&B keys: ``train/iter_<i>/loss``, ``train/iter_<i>/learning_rate`` and ``train/iter_<i>/grad_norm``
 against their own step axis ``train/iter_<i>/step`` (the optimizer step within iteration i's
@@ -82,55 +82,3 @@ def run_dir_curves(run_dir: Path) -> dict[int, Curve]:
             if curve:
                 out[i] = curve
     return dict(sorted(out.items()))
-
-
-def plot_training_loss(runs: list[Any], out: Path) -> list[Path]:
-    """``training_loss.png``: the per-step training loss of every iteration, one panel per task x seed
-    size x method, one colour per iteration, one line per seed. Runs read from W&B carry their
-    curves (``Run.curves``); run directories are read here. Nothing is written when no run has a curve."""
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    panels: dict[tuple[str, str, str], list[tuple[int, dict[int, Curve]]]] = defaultdict(list)
-    for r in runs:
-        if not r.complete:
-            continue
-        curves = getattr(r, "curves", None)
-        if curves is None and not str(r.path).startswith("wandb:"):
-            curves = run_dir_curves(Path(r.path))
-        if curves:
-            panels[(r.task, r.seed_size, r.method)].append((r.seed, curves))
-    if not panels:
-        return []
-    n = len(panels)
-    cols = min(n, 3)
-    rows = (n + cols - 1) // cols
-    fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
-    cmap = plt.get_cmap("viridis")
-    from llm2llm.report.load import method_rank
-
-    order = sorted(panels, key=lambda k: (k[0], k[1], method_rank(k[2]), k[2]))  # the table's column order
-    for ax, (task, size, method) in zip(axes.flat, order):
-        seeds = panels[(task, size, method)]
-        last = max(it for _, curves in seeds for it in curves)
-        labelled: set[int] = set()
-        for _seed, curves in seeds:
-            for it, curve in curves.items():
-                color = cmap(it / max(last, 1))
-                ax.plot([p["step"] for p in curve], [p.get("loss", float("nan")) for p in curve], color=color,
-                        linewidth=1, label=None if it in labelled else f"iteration {it}")
-                labelled.add(it)
-        ax.set_title(f"{method}\n{task}, seed size {size}", fontsize="medium")
-        ax.set_xlabel("optimizer step")
-        ax.set_ylabel("training loss")
-        ax.grid(alpha=0.3)
-        ax.legend(fontsize="small")
-    for ax in list(axes.flat)[n:]:
-        ax.set_visible(False)
-    fig.tight_layout()
-    path = out / "training_loss.png"
-    fig.savefig(path, dpi=120)
-    plt.close(fig)
-    return [path]

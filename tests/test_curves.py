@@ -14,7 +14,8 @@ from student_fixtures import sst2_task, student_cfg, trainer_cfg
 from wandb_offline import OfflineApi
 
 from llm2llm.config import TrackingConfig
-from llm2llm.curves import curve_from_log, curves_from_history, plot_training_loss, read_curve, run_dir_curves
+from llm2llm.curves import curve_from_log, curves_from_history, read_curve, run_dir_curves
+from llm2llm.report.plots import plot_training_loss
 from llm2llm.report import Run, find_runs
 from llm2llm.tracking import WandbTracker
 

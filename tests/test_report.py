@@ -14,7 +14,7 @@ from scipy import stats as sps
 
 from cli_helpers import train_env, train_py
 from llm2llm import report
-from llm2llm.stats import PairedBootstrap, paired_bootstrap, paired_difference, t_interval
+from llm2llm.stats import PairedTest, paired_difference, paired_test, t_interval
 
 # A sweep file as in sweeps/: fixed settings here, the grid under hydra.sweeper.params.
 SWEEP_FILE = """
@@ -81,7 +81,7 @@ def test_table_matches_the_results_files(runs_dir, tmp_path):
     assert row.best == best
     md = (out / "table.md").read_text()
     assert f"**{report.format_cell(row.cells[best])}**" in md
-    # Δ vs finetune: paired by seed, and the paired bootstrap on the predictions files of the last iteration.
+    # Δ vs finetune: paired by seed, and the paired test on the predictions files of the last iteration.
     by_seed = {m: {json.loads(f.read_text())["seed"]: f.parent for f in runs_dir.glob(f"trec/n6/{m}/*/seed*/results.json")}
                for m in ("finetune", "llm2llm")}
     acc = {m: {s: 100 * json.loads((d / "results.json").read_text())["final_test_accuracy"] for s, d in by_seed[m].items()}
@@ -94,12 +94,12 @@ def test_table_matches_the_results_files(runs_dir, tmp_path):
         return {r["id"]: r["correct"] for r in map(json.loads, (d / f"iter_{last}/predictions_test.jsonl").read_text().splitlines())}
 
     preds = {m: {s: last_preds(d) for s, d in by_seed[m].items()} for m in by_seed}
-    test = paired_bootstrap(preds["llm2llm"], preds["finetune"])
+    test = paired_test(preds["llm2llm"], preds["finetune"])
     got = row.paired_test["llm2llm"]
-    assert isinstance(got, PairedBootstrap) and got.p == pytest.approx(test.p)
-    assert (test.n_seeds, test.n_examples) == (2, 12) and f"p={test.p:.3g}" in md
+    assert isinstance(got, PairedTest) and got.p == pytest.approx(test.p)
+    assert (test.n_seeds, test.n_examples) == (2, 12) and report.format_p(test.p) in md
     csv_rows = (out / "table.csv").read_text().splitlines()
-    assert csv_rows[0].startswith("task,seed_size,method,mean,ci_low,ci_high,n") and "p_bootstrap" in csv_rows[0]
+    assert csv_rows[0].startswith("task,seed_size,method,mean,ci_low,ci_high,n") and "p_paired" in csv_rows[0]
     assert len(csv_rows) == 4
     assert "Cost per run" in md and "teacher requests" in md
     tex = (out / "table.tex").read_text()
@@ -219,7 +219,7 @@ def test_a_wandb_group_gives_the_same_statistics_as_the_run_dirs(runs_dir, monke
         assert w.cells[m] == d.cells[m]
     for m in ("eda", "llm2llm"):
         assert w.delta[m] == d.delta[m]
-        assert isinstance(d.paired_test[m], PairedBootstrap) and w.paired_test[m] == d.paired_test[m]
+        assert isinstance(d.paired_test[m], PairedTest) and w.paired_test[m] == d.paired_test[m]
     assert report.to_markdown(from_wandb) == report.to_markdown(from_dirs)  # cost table included
 
 

@@ -12,7 +12,6 @@ import pytest
 from scipy import stats as sps
 
 from llm2llm import report
-from llm2llm.stats import bootstrap_variance
 
 TEST_IDS = [f"test-{i}" for i in range(10)]
 
@@ -96,12 +95,14 @@ def test_table_from_hand_written_run_dirs(tmp_path):
     low, high = sps.t.interval(0.95, 2, loc=70 / 3, scale=(100 / 3) ** 0.5 / 3 ** 0.5)
     assert (d.mean, d.low, d.high) == (pytest.approx(70 / 3), pytest.approx(low), pytest.approx(high)) and d.low > 0
     test = row.paired_test["llm2llm"]  # 2, 2 and 3 of the 10 shared test examples flipped right, none wrong
-    flips = np.zeros((3, 10))
-    flips[0, [5, 6]] = flips[1, [4, 5]] = flips[2, [6, 7, 8]] = 1
-    se = bootstrap_variance(flips) ** 0.5 / 30
-    hand_p = 2 * sps.t.sf((7 / 30) / se, 2)
+    # By hand: seed means .2, .2, .3 (MS_seed 1/30); example means 1/3, 2/3, 2/3, 1/3, 1/3 on examples 4-8,
+    # 0 elsewhere (MS_example 61/270); MS_interaction 49/270. The seed component is truncated (MS_seed <
+    # MS_interaction), so var = MS_example / (3 x 10) = 61/8100 with Satterthwaite df = 9.
+    se = (61 / 8100) ** 0.5
+    hand_p = 2 * sps.t.sf((7 / 30) / se, 9)
+    assert hand_p == pytest.approx(0.02485, abs=1e-5)
     assert (test.diff, test.n_seeds, test.n_examples) == (pytest.approx(7 / 30), 3, 10)
-    assert test.se == pytest.approx(se) and test.p == pytest.approx(hand_p)
+    assert test.se == pytest.approx(se) and test.df == pytest.approx(9) and test.p == pytest.approx(hand_p)
     cost = row.cost["llm2llm"]
     assert cost.teacher_requests == pytest.approx(6.0) and cost.teacher_tokens == pytest.approx(150.0)
     assert cost.cost_usd == pytest.approx(0.01) and cost.examples_added == pytest.approx(3.0)
@@ -110,11 +111,11 @@ def test_table_from_hand_written_run_dirs(tmp_path):
     assert (cost.teacher_generated, cost.teacher_kept) == (pytest.approx(4.0), pytest.approx(3.0))
     md = (out / "table.md").read_text()
     assert "50.0 ± 24.8 (n=3)" in md and f"+23.3 [{low:+.1f}, {high:+.1f}] p={hand_p:.3g} ▲" in md
-    assert "95 % Student t interval" in md and "two-level paired bootstrap" in md and "| 3.0 / 4.0 (75 %) |" in md
+    assert "95 % Student t interval" in md and "Satterthwaite" in md and "| 3.0 / 4.0 (75 %) |" in md
     header, *lines = (out / "table.csv").read_text().splitlines()
     assert header.split(",")[:7] == ["task", "seed_size", "method", "mean", "ci_low", "ci_high", "n"]
     rec = dict(zip(header.split(","), lines[1].split(",")))
-    assert rec["method"] == "llm2llm" and rec["win"] == "True" and float(rec["p_bootstrap"]) == pytest.approx(hand_p, rel=1e-5)
+    assert rec["method"] == "llm2llm" and rec["verdict"] == "win" and float(rec["p_paired"]) == pytest.approx(hand_p, rel=1e-5)
     assert float(rec["delta_ci_low"]) == pytest.approx(low, abs=1e-4)
     tex = (out / "table.tex").read_text()
     assert tex.count(r"\begin{tabular}") == 2 and r"\textbf{73.3 $\pm$" in tex and r"$\blacktriangle$" in tex
@@ -267,3 +268,33 @@ def test_budget_matched_runs_from_different_teachers_are_not_averaged(tmp_path, 
     assert same.rows[0].cells["eda (budget-matched)"].n == 2
     with pytest.raises(report.ReportError, match="method.budget_from.source_teacher"):
         report.build_table(matched(tmp_path / "mixed", ["oracle", "local-smollm2-llamacpp"]))
+
+
+def test_a_win_needs_the_interval_and_the_paired_test(tmp_path):
+    """Both seeds gain the same one of 12 test examples: the t interval over seeds has no width
+    ([+8.3, +8.3]) but one example is no evidence (p = 0.339, a paired t over the examples, 11 df):
+    no mark, in the table or the CSV."""
+    ids = [f"t{i}" for i in range(12)]
+    for seed in (0, 1):
+        write_run(tmp_path, "finetune", seed, [True] * 6 + [False] * 6, 0.3, ids=ids)
+        write_run(tmp_path, "llm2llm", seed, [True] * 7 + [False] * 5, 0.3, ids=ids)
+    table = report.build_table(report.find_runs([tmp_path]))
+    (row,) = table.rows
+    d, test = row.delta["llm2llm"], row.paired_test["llm2llm"]
+    assert (d.low, d.high) == (pytest.approx(100 / 12), pytest.approx(100 / 12))
+    assert test.df == pytest.approx(11) and test.p == pytest.approx(2 * sps.t.sf(1.0, 11))
+    assert row.verdict("llm2llm") == "" and report.format_delta(row, "llm2llm") == "+8.3 [+8.3, +8.3] p=0.339"
+    rec = dict(zip(*[line.split(",") for line in report.to_csv(table).splitlines()[:3:2]]))
+    assert rec["method"] == "llm2llm" and rec["verdict"] == ""
+
+
+def test_methods_run_on_different_setups_are_not_compared(tmp_path):
+    """finetune evaluated one way and LLM2LLM another are not one row: the report names the key."""
+    hand_runs(tmp_path)
+    for d in (tmp_path / "trec/n4").glob("*/smollm2-135m/seed*"):
+        for name in ("config.json", "results.json"):
+            data = json.loads((d / name).read_text())
+            (data.get("config") or data)["eval"] = {"mode": "score" if "llm2llm" in str(d) else "generate"}
+            (d / name).write_text(json.dumps(data))
+    with pytest.raises(report.ReportError, match=r"trec n=4: the finetune and llm2llm runs differ in eval.mode"):
+        report.build_table(report.find_runs([tmp_path]))

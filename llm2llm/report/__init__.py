@@ -14,10 +14,11 @@ from llm2llm.report.cli import main
 from llm2llm.report.cost import COST_COLUMNS, COST_KEYS, Cost, CostColumn, mean_cost, run_cost
 from llm2llm.report.load import METHOD_ORDER, ReportError, Run, find_runs, load_reference, wandb_runs
 from llm2llm.report.plots import plot
-from llm2llm.report.render import LOSS, WIN, WIN_RULE, compare, format_cell, format_delta, to_csv, to_latex, to_markdown
+from llm2llm.report.render import (LOSS, WIN, WIN_RULE, compare, format_cell, format_delta, format_p, to_csv, to_latex,
+                                   to_markdown)
 from llm2llm.report.table import Row, Table, build_table, check_same_but_seed
 
 __all__ = ["COST_COLUMNS", "COST_KEYS", "Cost", "CostColumn", "LOSS", "METHOD_ORDER", "ReportError", "Row", "Run",
            "Table", "WIN", "WIN_RULE", "build_table", "check_same_but_seed", "compare", "find_runs", "format_cell",
-           "format_delta", "load_reference", "main", "mean_cost", "plot", "run_cost", "to_csv", "to_latex",
+           "format_delta", "format_p", "load_reference", "main", "mean_cost", "plot", "run_cost", "to_csv", "to_latex",
            "to_markdown", "wandb_runs"]

@@ -7,9 +7,9 @@
 Rows are task x seed size, columns methods; each cell is the mean ± the half-width of its 95 % t
 interval over seeds (n = how many); the best mean per row is marked. "Δ vs finetune" columns
 (--baseline picks another method) give the paired difference over the same seeds with its 95 % t
-interval and the p of a two-level paired bootstrap over seeds and the shared test examples (see
-llm2llm/stats.py); a win is marked only where the paired interval lies above zero, a loss only
-where it lies below. A cost table gives teacher requests, tokens, dollars, kept and
+interval and the p of a paired test over seeds and the shared test examples (see
+llm2llm/stats.py); a win is marked only where the paired interval lies above zero and p < 0.05,
+a loss only where it lies below zero and p < 0.05. A cost table gives teacher requests, tokens, dollars, kept and
 judge-accepted examples, the wrong seeds sent to the teacher, examples added and wall time per
 method (mean over seeds).
 Runs that did not finish are listed as partial and never averaged. Runs whose configs differ in
@@ -22,10 +22,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from llm2llm.curves import plot_training_loss
 from llm2llm.errors import exit_code
 from llm2llm.report.load import ReportError, find_runs, load_reference, wandb_runs
-from llm2llm.report.plots import plot
+from llm2llm.report.plots import plot, plot_training_loss
 from llm2llm.report.render import compare, to_csv, to_latex, to_markdown
 from llm2llm.report.table import build_table
 

@@ -10,13 +10,14 @@ from llm2llm.report.cost import COST_COLUMNS, COST_KEYS
 from llm2llm.report.load import Run
 from llm2llm.report.table import Row, Table, comparable_config
 from llm2llm.rundir import config_diff
-from llm2llm.stats import Interval, PairedBootstrap
+from llm2llm.stats import Interval, PairedTest
 
 WIN, LOSS = "▲", "▼"
-WIN_RULE = (f"{WIN}: a win, the paired 95 % t interval of the difference lies above zero; {LOSS}: a loss, it lies "
-            "below. "
-            "p: two-level paired bootstrap of the accuracy difference (seeds and the shared test examples resampled; "
-            "its standard error over every resample, Student t with seeds - 1 degrees of freedom).")
+WIN_RULE = (f"p: paired test of the accuracy difference over seeds and the shared test examples (crossed seed x "
+            "example variance components, Student t with Satterthwaite's degrees of freedom; with one seed it covers "
+            f"the test examples only). {WIN}: a win, the paired 95 % t interval lies above zero and p < 0.05; {LOSS}: a "
+            "loss, below zero and p < 0.05. Each comparison is tested on its own (no correction for the number of "
+            "comparisons).")
 
 COST_HEADER = ["task", "seed size", "method", *(c.header for c in COST_COLUMNS)]
 
@@ -39,12 +40,13 @@ def format_delta(row: Row, method: str) -> str:
         return d
     text = f"{d.mean:+.1f}" + (f" [{d.low:+.1f}, {d.high:+.1f}]" if d.low is not None else " (n=1, no CI)")
     test = row.paired_test[method]
-    text += f" p={test.p:.3g}" if isinstance(test, PairedBootstrap) else f" (p: {test})"
-    if d.low is not None and d.low > 0:
-        text += f" {WIN}"
-    elif d.high is not None and d.high < 0:
-        text += f" {LOSS}"
-    return text
+    text += f" {format_p(test.p)}" if isinstance(test, PairedTest) else f" (p: {test})"
+    return text + {"win": f" {WIN}", "loss": f" {LOSS}", "": ""}[row.verdict(method)]
+
+
+def format_p(p: float) -> str:
+    """``p=0.031``; below 1e-4 ``p<0.0001`` (a normal or t tail that far out is not a measured number)."""
+    return "p<0.0001" if p < 1e-4 else f"p={p:.2g}" if p < 0.01 else f"p={p:.3g}"
 
 
 def _header(t: Table) -> list[str]:
@@ -95,11 +97,12 @@ def _num(x: float | None) -> str:
 
 def to_csv(t: Table) -> str:
     """One line per cell; ci_* are the 95 % t interval (empty for n=1), delta_* the paired difference
-    vs the baseline (finetune unless --baseline), p_bootstrap the paired bootstrap p (empty where not computed)."""
+    vs the baseline (finetune unless --baseline), p_paired the paired test's p (empty where not computed),
+    verdict win / loss / empty (Row.verdict)."""
     buf = io.StringIO()
     w = csv.writer(buf)
     w.writerow(["task", "seed_size", "method", "mean", "ci_low", "ci_high", "n", "best",
-                f"delta_vs_{t.baseline}", "delta_ci_low", "delta_ci_high", "p_bootstrap", "win", *COST_KEYS])
+                f"delta_vs_{t.baseline}", "delta_ci_low", "delta_ci_high", "p_paired", "verdict", *COST_KEYS])
     for r in t.rows:
         for m in t.methods:
             cell = r.cells.get(m)
@@ -109,8 +112,7 @@ def to_csv(t: Table) -> str:
             d = d if isinstance(d, Interval) else None
             w.writerow([r.task, r.seed_size, m, _num(cell.mean), _num(cell.low), _num(cell.high), cell.n,
                         m == r.best, _num(d and d.mean), _num(d and d.low), _num(d and d.high),
-                        f"{test.p:.6g}" if isinstance(test, PairedBootstrap) else "",
-                        bool(d and d.low is not None and d.low > 0),
+                        f"{test.p:.6g}" if isinstance(test, PairedTest) else "", r.verdict(m),
                         *(f"{getattr(r.cost[m], k):.4f}" for k in COST_KEYS)])
     return buf.getvalue()
 

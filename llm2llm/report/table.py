@@ -1,6 +1,6 @@
 """The table's statistics: per task x seed size, each method's mean accuracy over seeds with its t
-interval, its paired difference and paired bootstrap test against the baseline, and its mean cost
-(the tests themselves are in llm2llm/stats.py)."""
+interval, its paired difference and paired test against the baseline, its verdict (win / loss),
+and its mean cost (the tests themselves are in llm2llm/stats.py)."""
 
 from __future__ import annotations
 
@@ -12,7 +12,10 @@ from llm2llm.methods import get_method
 from llm2llm.report.cost import Cost, mean_cost
 from llm2llm.report.load import ReportError, Run, method_rank
 from llm2llm.rundir import config_diff, result_config
-from llm2llm.stats import Interval, PairedBootstrap, StatsError, paired_bootstrap, paired_difference, t_interval
+from llm2llm.stats import Interval, PairedTest, StatsError, paired_difference, paired_test, t_interval
+
+#: a win or loss needs the paired test's two-sided p below this (and the t interval clear of zero)
+ALPHA = 0.05
 
 
 def uses_teacher(config: dict[str, Any]) -> bool:
@@ -47,6 +50,21 @@ def check_same_but_seed(runs: list[Run]) -> None:
             )
 
 
+def check_same_setup(task: str, size: str, by_method: dict[str, list[Run]]) -> None:
+    """Refuse a row whose methods were run on different setups (student, trainer, evaluation, data):
+    what may differ between the methods of one comparison is the method, its teacher and the seed."""
+    def setup(run: Run) -> dict[str, Any]:
+        return {k: v for k, v in comparable_config(run.config).items() if k not in ("method", "teacher", "seed")}
+
+    (first, runs), *others = by_method.items()
+    for method, group in others:
+        diff = config_diff(setup(runs[0]), setup(group[0]))
+        if diff:
+            raise ReportError(
+                f"{task} n={size}: the {first} and {method} runs differ in {', '.join(diff[:8])}, not only in the "
+                f"method, its teacher and the seed ({runs[0].path} vs {group[0].path}); report them separately")
+
+
 @dataclass
 class Row:
     """One task x seed size. Accuracies and differences are in percent (points)."""
@@ -59,10 +77,24 @@ class Row:
     cost: dict[str, Cost] = field(default_factory=dict)
     #: method -> paired difference vs the baseline over the same seeds, or why there is none
     delta: dict[str, Interval | str] = field(default_factory=dict)
-    #: method -> paired bootstrap test vs the baseline, or why there is none
-    paired_test: dict[str, PairedBootstrap | str] = field(default_factory=dict)
+    #: method -> paired test vs the baseline over seeds and test examples, or why there is none
+    paired_test: dict[str, PairedTest | str] = field(default_factory=dict)
     best: str = ""  # the method with the highest mean (ties: the one listed first)
     paper: Any = None  # the reference's value for this row: a number, {method: number}, or None
+
+    def verdict(self, method: str) -> str:
+        """"win" / "loss" where the method's paired 95 % t interval over seeds lies above / below zero
+        and the paired test over seeds and test examples agrees (p < ALPHA); "" otherwise, also where
+        there is no paired test (no per-example predictions). The two can disagree: the interval
+        treats the test set as fixed, the test also counts its sampling."""
+        d, test = self.delta.get(method), self.paired_test.get(method)
+        if not isinstance(d, Interval) or not isinstance(test, PairedTest) or d.low is None or test.p >= ALPHA:
+            return ""
+        if d.low > 0 and test.diff > 0:
+            return "win"
+        if d.high < 0 and test.diff < 0:
+            return "loss"
+        return ""
 
 
 @dataclass
@@ -78,8 +110,8 @@ class Table:
         return [m for m in self.methods if m != self.baseline] if self.baseline in self.methods else []
 
 
-def _paired(group: list[Run], base: list[Run]) -> tuple[Interval | str, PairedBootstrap | str]:
-    """Paired difference and paired bootstrap test of one method's runs against the baseline's."""
+def _paired(group: list[Run], base: list[Run]) -> tuple[Interval | str, PairedTest | str]:
+    """Paired difference and paired test of one method's runs against the baseline's."""
     acc = {r.seed: 100 * r.accuracy for r in group}
     acc0 = {r.seed: 100 * r.accuracy for r in base}
     if set(acc) != set(acc0):
@@ -91,7 +123,7 @@ def _paired(group: list[Run], base: list[Run]) -> tuple[Interval | str, PairedBo
     if any(p is None for p in [*preds.values(), *preds0.values()]):
         return delta, "no per-example predictions"
     try:
-        test = paired_bootstrap(preds, preds0)
+        test = paired_test(preds, preds0)
     except StatsError as e:
         raise ReportError(f"{group[0].task} n={group[0].seed_size} {group[0].method} vs {base[0].method}: {e}") from e
     return delta, test
@@ -123,6 +155,7 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None, baseli
                                   + ", ".join(r.path for r in group))
             row.cells[method] = t_interval([100 * r.accuracy for r in group])
             row.cost[method] = mean_cost([r.cost() for r in group])
+        check_same_setup(task, size, by_method)
         for method, group in by_method.items():
             if method != baseline and baseline in by_method:
                 row.delta[method], row.paired_test[method] = _paired(group, by_method[baseline])
