@@ -28,7 +28,7 @@ export CMAKE_BUILD_PARALLEL_LEVEL ?= 2
 #   LLAMA_CPU=x86-64-v3  AVX2 + FMA + F16C + BMI2: runs on every x86-64 CPU since 2015 (default)
 #   LLAMA_CPU=avx512     also AVX-512 (F/BW/DQ/VL, VNNI, BF16): only for nodes that all have it
 #   LLAMA_CPU=native     llama.cpp's own detection (other architectures, e.g. aarch64, always use it)
-# No choice builds the AMX code. Extra flags (a GPU build: -DGGML_CUDA=on) go in LLAMA_CMAKE_ARGS.
+# x86-64-v3 and avx512 never build the AMX code (native does, on an AMX CPU). Extra flags (a GPU build: -DGGML_CUDA=on) go in LLAMA_CMAKE_ARGS.
 LLAMA_CPU ?= $(if $(filter x86_64,$(shell uname -m)),x86-64-v3,native)
 LLAMA_X86_64_V3 := -DGGML_NATIVE=OFF -DGGML_AVX=ON -DGGML_AVX2=ON -DGGML_FMA=ON -DGGML_F16C=ON -DGGML_BMI2=ON
 LLAMA_CPU_FLAGS_x86-64-v3 := $(LLAMA_X86_64_V3)
@@ -42,7 +42,14 @@ export TOKENIZERS_PARALLELISM ?= false
 
 STAMP := $(VENV)/.installed
 
-.PHONY: install run test test-fast clean-venv rebuild-llama preflight
+.PHONY: install run test test-fast clean-venv rebuild-llama preflight env
+
+# `eval "$$(make -s env)"` gives a shell the environment `make run` and `make test` use (caches under
+# .cache/, ../shared/data, offline hub), so `.venv/bin/python train.py ...` there is `make run ARGS=...`.
+ENV_VARS := PIP_CACHE_DIR HF_HOME TORCH_EXTENSIONS_DIR WANDB_DIR WANDB_CACHE_DIR WANDB_DATA_DIR WANDB_CONFIG_DIR \
+  LLM2LLM_CACHE_DIR HF_HUB_OFFLINE LLM2LLM_DATA_DIR TOKENIZERS_PARALLELISM
+env:
+	@for v in $(ENV_VARS); do printf 'export %s=%q\n' "$$v" "$${!v}"; done
 
 install: $(STAMP)
 

@@ -5,8 +5,9 @@ run is in docs/installing.md."""
 
 from __future__ import annotations
 
+import os
 import re
-import sys
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -14,10 +15,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover
-    tomllib = pytest.importorskip("tomli")
+import tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 PROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text())["project"]
@@ -96,3 +94,14 @@ def test_make_install_passes_the_constraints_to_every_project_install():
     for line in lines:
         assert "-c constraints.txt" in line, line
     assert re.search(r"^\$\(STAMP\):.*constraints\.txt", (ROOT / "Makefile").read_text(), re.MULTILINE)
+
+
+def test_make_env_gives_a_shell_what_make_run_exports():
+    """``eval "$(make -s env)"``: every variable the Makefile exports for the run (the build's CMake
+    flags aside), with the Makefile's values: caches under the checkout's .cache/."""
+    env = {k: v for k, v in os.environ.items() if k not in ("LLM2LLM_CACHE_DIR", "HF_HOME", "WANDB_DIR", "MAKEFLAGS")}
+    out = subprocess.run(["make", "-s", "env"], cwd=ROOT, env=env, capture_output=True, text=True, check=True).stdout
+    got = dict(line.removeprefix("export ").split("=", 1) for line in out.splitlines())
+    exported = set(re.findall(r"^export (\w+) \?=", (ROOT / "Makefile").read_text(), re.MULTILINE))
+    assert set(got) == exported - {"CMAKE_ARGS", "CMAKE_BUILD_PARALLEL_LEVEL"}
+    assert got["LLM2LLM_CACHE_DIR"] == str(ROOT / ".cache" / "llm2llm") and got["HF_HOME"] == str(ROOT / ".cache" / "hf")
