@@ -48,6 +48,18 @@ class NullTracker:
         pass
 
 
+def wandb_mode(configured: str, environ: dict[str, str] | None = None) -> str:
+    """``tracking.mode`` as given; ``auto``: ``WANDB_MODE`` where it is online or offline (so the
+    variable W&B documents works, also through a SLURM job's environment), else online with
+    ``WANDB_API_KEY`` and offline without."""
+    env = os.environ if environ is None else environ
+    if configured != "auto":
+        return str(configured)
+    if env.get("WANDB_MODE") in ("online", "offline"):
+        return env["WANDB_MODE"]
+    return "online" if env.get("WANDB_API_KEY") else "offline"
+
+
 def sweep_group() -> str | None:
     """One W&B group per Hydra multirun: jobs of one sweep share its command line."""
     try:
@@ -85,9 +97,7 @@ class WandbTracker:
                  tags: list[str]) -> None:
         import wandb
 
-        mode = cfg.mode
-        if mode == "auto":
-            mode = "online" if os.environ.get("WANDB_API_KEY") else "offline"
+        mode = wandb_mode(cfg.mode)
         os.environ.setdefault("WANDB_SILENT", "true")
         # A stable id stored in the run dir: a resumed run continues the same W&B run.
         id_file = run_dir / WANDB_ID_FILE

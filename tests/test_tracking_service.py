@@ -39,3 +39,17 @@ def test_a_run_already_open_in_an_inherited_wandb_service_is_one_error_line(tmp_
     finally:
         holder.stdin.close()
         holder.wait(timeout=120)
+
+
+def test_auto_mode_follows_wandb_mode_then_the_api_key():
+    """tracking.mode=auto: W&B's own WANDB_MODE wins (offline with a key set: a cluster job told to log
+    offline must not go online); without it, a key means online, no key offline. A mode given in the
+    config is used as given."""
+    from llm2llm.tracking import wandb_mode
+
+    assert wandb_mode("auto", {"WANDB_MODE": "offline", "WANDB_API_KEY": "k"}) == "offline"
+    assert wandb_mode("auto", {"WANDB_MODE": "online"}) == "online"
+    assert wandb_mode("auto", {"WANDB_API_KEY": "k"}) == "online"
+    assert wandb_mode("auto", {"WANDB_MODE": "dryrun"}) == "offline"  # not a mode the harness knows: as if unset
+    assert wandb_mode("auto", {}) == "offline"
+    assert wandb_mode("online", {"WANDB_MODE": "offline"}) == "online"

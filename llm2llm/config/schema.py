@@ -59,7 +59,8 @@ class TrackingBackend(Choice):
 
 
 class TrackingMode(Choice):
-    #: online when WANDB_API_KEY is set, offline otherwise
+    #: W&B's own WANDB_MODE where it is set (online / offline), else online when WANDB_API_KEY is set,
+    #: offline otherwise
     auto = "auto"
     online = "online"
     offline = "offline"
