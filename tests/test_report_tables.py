@@ -130,15 +130,18 @@ def test_plot_series_in_percent_clipped_and_in_column_order(tmp_path):
     hand_runs(tmp_path)
     for seed, first in enumerate((0.0, 0.0, 0.3)):
         write_run(tmp_path, "eda", seed, [True] * 5 + [False] * 5, first)
-    for seed in range(3):  # one training only, as the budget-matched controls
+    for seed in range(3):  # one training only, on LLM2LLM's budget, as the budget-matched controls
         d = write_run(tmp_path, "random_extra", seed, [True] * 7 + [False] * 3, 0.7)
         res = json.loads((d / "results.json").read_text())
         res["iterations"] = res["iterations"][:1]
+        res["config"]["method"]["budget_from"] = "llm2llm-runs"
+        res["initial_augmentation"] = {"budget": {"total": 3, "source_method": "llm2llm"}}
         (d / "results.json").write_text(json.dumps(res))
+        (d / "config.json").write_text(json.dumps(res["config"]))
     runs = report.find_runs([tmp_path])
     (panel, lines), = report.plots.series(runs, report.plots.ACCURACY).items()
     assert panel == ("trec", "4")
-    assert [s.method for s in lines] == ["finetune", "eda", "llm2llm", "random_extra"]
+    assert [s.method for s in lines] == ["finetune", "eda", "llm2llm", "random_extra (budget-matched)"]
     eda = lines[1]
     assert eda.iterations == [0, 1] and eda.mean[0] == pytest.approx(10.0) and eda.n == [3, 3]
     raw = sps.t.interval(0.95, 2, loc=10.0, scale=sps.sem([0.0, 0.0, 30.0]))
@@ -146,6 +149,7 @@ def test_plot_series_in_percent_clipped_and_in_column_order(tmp_path):
     llm2llm = lines[2]
     assert llm2llm.mean[1] == pytest.approx(100 * np.mean([7 / 10, 6 / 10, 9 / 10]))
     assert lines[3].iterations == [0] and lines[3].mean == [pytest.approx(70.0)]
+    assert lines[3].budget_matched and not any(s.budget_matched for s in lines[:3])  # drawn at the last iteration
     (_, sizes), = report.plots.series(runs, report.plots.DATA_GROWTH).items()
     assert sizes[2].mean == [4.0, pytest.approx(4 + np.mean([2, 3, 4]))]
     (tmp_path / "out").mkdir()

@@ -25,6 +25,7 @@ class Series:
     low: list[float | None]
     high: list[float | None]
     n: list[int]
+    budget_matched: bool = False  # trained once on as many examples as an LLM2LLM run's last iteration
 
 
 @dataclass(frozen=True)
@@ -43,6 +44,7 @@ DATA_GROWTH = Quantity("train_size", "training examples", 1.0, (0.0, float("inf"
 def series(runs: list[Run], q: Quantity) -> dict[tuple[str, str], list[Series]]:
     """Per task x seed size, one :class:`Series` per method (the table's column order), from finished runs."""
     values: dict[tuple[str, str], dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
+    matched = {r.method for r in runs if r.complete and r.budget_source}
     for r in runs:
         if not r.complete:
             continue
@@ -60,14 +62,15 @@ def series(runs: list[Run], q: Quantity) -> dict[tuple[str, str], list[Series]]:
                 method, its, [iv.mean for iv in ivs],
                 [None if iv.low is None else max(lo, iv.low) for iv in ivs],
                 [None if iv.high is None else min(hi, iv.high) for iv in ivs],
-                [iv.n for iv in ivs]))
+                [iv.n for iv in ivs], method in matched))
     return out
 
 
 def plot(runs: list[Run], out: Path) -> list[Path]:
     """Test accuracy (%) and training-set size per iteration per method: mean over seeds with its
     95 % t interval, a band for a method with several iterations, an error bar for one with a single
-    training (the budget-matched controls); those are spread a little along x so none hides another."""
+    training, drawn at iteration 0, or, budget-matched, at the last iteration (whose training-set
+    size it matches); points at one iteration are spread a little along x so none hides another."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -82,12 +85,14 @@ def plot(runs: list[Run], out: Path) -> list[Path]:
         fig, axes = plt.subplots(1, len(panels), figsize=(5.5 * len(panels), 4.2), squeeze=False)
         handles: dict[str, object] = {}
         for ax, ((task, size), lines) in zip(axes[0], panels.items()):
-            singles = [s.method for s in lines if len(s.iterations) == 1]
+            last = max(i for s in lines for i in s.iterations)
+            at = {s.method: (last if s.budget_matched else s.iterations[0]) for s in lines if len(s.iterations) == 1}
             for s in lines:
                 color = f"C{method_rank(s.method) % 10}"
-                if len(s.iterations) == 1:
-                    dx = 0.06 * (singles.index(s.method) - (len(singles) - 1) / 2)
-                    x, m, low, high = s.iterations[0] + dx, s.mean[0], s.low[0], s.high[0]
+                if s.method in at:
+                    here = [m for m in at if at[m] == at[s.method]]
+                    dx = 0.06 * (here.index(s.method) - (len(here) - 1) / 2)
+                    x, m, low, high = at[s.method] + dx, s.mean[0], s.low[0], s.high[0]
                     yerr = None if low is None else [[m - low], [high - m]]
                     h = ax.errorbar([x], [m], yerr=yerr, fmt="o", capsize=4, color=color)
                 else:
