@@ -8,6 +8,10 @@ beside kept / generated for every teacher stage and every augmented D_0:
   sublinear tf) + logistic-regression classifier trained on the task's whole train split accepts an
   example when it predicts the example's claimed label. Its accuracy on the task's test split is
   recorded with it, so an acceptance rate can be read against how often the judge itself is right.
+  An example whose text is a train example (the oracle teacher's, random extra data) is judged by
+  a model fitted without it (cross-fitting: the train texts fall into 5 folds by a hash of the text;
+  fold k's model is fitted on the other four, on first need), so a real train example is accepted
+  about as often as the judge is right out of sample, not ~100 % because it was fitted on it.
 - GSM8K: the answer is recomputed from the rationale's arithmetic: every ``<<a*b=c>>`` annotation
   (or, without annotations, every written ``a * b = c``) must hold, and the final ``#### N`` must be
   the result of the last one. A rationale with no arithmetic is not accepted.
@@ -34,29 +38,59 @@ class Judge(Protocol):
     def describe(self) -> dict[str, Any]: ...
 
 
+FOLDS = 5
+
+
+def text_fold(text: str) -> int:
+    """The cross-fitting fold of a train text: stable across runs and machines (no RNG)."""
+    return int(hashlib.sha1(text.encode()).hexdigest(), 16) % FOLDS
+
+
+def _fit(examples: list[Example]) -> Any:
+    from sklearn.feature_extraction.text import TfidfVectorizer
+    from sklearn.linear_model import LogisticRegression
+    from sklearn.pipeline import make_pipeline
+    from threadpoolctl import threadpool_limits
+
+    model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True), LogisticRegression(max_iter=2000))
+    with threadpool_limits(1):  # lbfgs's BLAS threads only contend on a shared CPU (3x slower here)
+        model.fit([e.text for e in examples], [e.answer for e in examples])
+    return model
+
+
 class LabelJudge:
-    """TF-IDF + logistic regression on the whole train split (see the module docstring)."""
+    """TF-IDF + logistic regression on the train split, cross-fitted for train texts (see the module
+    docstring)."""
 
     name = "tfidf-logreg"
 
     def __init__(self, train: list[Example], test: list[Example]) -> None:
-        from sklearn.feature_extraction.text import TfidfVectorizer
-        from sklearn.linear_model import LogisticRegression
-        from sklearn.pipeline import make_pipeline
+        self.train = train
+        self.model = _fit(train)
+        self.fold_of = {e.text: text_fold(e.text) for e in train}
+        self._fold_models: dict[int, Any] = {}
+        # the whole-train model on the test split, as a classifier is scored (no fold models fitted)
+        self.test_accuracy = (sum(str(p) == e.answer for p, e in zip(self.model.predict([e.text for e in test]), test))
+                              / len(test)) if test else None
 
-        self.model = make_pipeline(TfidfVectorizer(ngram_range=(1, 2), sublinear_tf=True),
-                                   LogisticRegression(max_iter=2000))
-        from threadpoolctl import threadpool_limits
-
-        with threadpool_limits(1):  # lbfgs's BLAS threads only contend on a shared CPU (3x slower here)
-            self.model.fit([e.text for e in train], [e.answer for e in train])
-        self.test_accuracy = sum(self.accepts(test)) / len(test) if test else None
+    def model_for(self, fold: int | None) -> Any:
+        """The whole-train model (``fold`` None: a text the judge was not fitted on), or fold's."""
+        if fold is None:
+            return self.model
+        if fold not in self._fold_models:
+            self._fold_models[fold] = _fit([e for e in self.train if self.fold_of[e.text] != fold])
+        return self._fold_models[fold]
 
     def accepts(self, examples: list[Example]) -> list[bool]:
-        if not examples:
-            return []
-        predicted = self.model.predict([e.text for e in examples])
-        return [str(p) == e.answer for p, e in zip(predicted, examples)]
+        by_fold: dict[int | None, list[int]] = {}
+        for i, e in enumerate(examples):
+            by_fold.setdefault(self.fold_of.get(e.text), []).append(i)
+        verdicts = [False] * len(examples)
+        for fold, idx in by_fold.items():
+            predicted = self.model_for(fold).predict([examples[i].text for i in idx])
+            for i, p in zip(idx, predicted):
+                verdicts[i] = str(p) == examples[i].answer
+        return verdicts
 
     def describe(self) -> dict[str, Any]:
         acc = None if self.test_accuracy is None else round(self.test_accuracy, 4)

@@ -44,6 +44,24 @@ def test_trec_judge_rejects_a_question_of_another_type():
     assert judge.accepts([ex(q.text, who)]) == [False]
 
 
+def test_a_train_example_is_judged_by_a_model_that_never_saw_it():
+    """Real TREC train questions with their gold labels (what the oracle teacher and random extra data
+    add): the whole-train model accepts nearly all of them because it was fitted on them; the judge
+    uses the model of the fold that held each one out, so it accepts them about as often as it is
+    right on the test set. A text outside train is judged by the whole-train model, fitting no fold."""
+    task, train = load_split("trec", "train")
+    _, test = load_split("trec", "test")
+    judge = build_judge(task, train, test)
+    fresh = [ex("Which river flows through the capital of Hungary ?", next(l for l in task.labels if "LOC" in l.upper()))]
+    judge.accepts(fresh)
+    assert judge._fold_models == {}
+    sample = train[::18]  # 303 questions, spread over the split
+    in_sample = sum(str(p) == e.answer for p, e in zip(judge.model.predict([e.text for e in sample]), sample)) / len(sample)
+    cross_fitted = sum(judge.accepts(sample)) / len(sample)
+    assert in_sample > 0.95
+    assert abs(cross_fitted - judge.test_accuracy) < 0.1 and cross_fitted < in_sample - 0.1, (cross_fitted, judge.test_accuracy)
+
+
 def test_the_jobs_of_a_sweep_share_one_fitted_judge_per_training_data():
     task, train = load_split("trec", "train")
     _, again = load_split("trec", "train")  # another job of the same sweep reads the split again
