@@ -302,3 +302,21 @@ def test_methods_run_on_different_setups_are_not_compared(tmp_path):
             (d / name).write_text(json.dumps(data))
     with pytest.raises(report.ReportError, match=r"trec n=4: the finetune and llm2llm runs differ in eval.mode"):
         report.build_table(report.find_runs([tmp_path]))
+
+
+def test_a_budget_matched_run_that_fell_short_is_named(tmp_path):
+    """An AugGPT-style control that kept 2 of its budget of 3: averaged as it is, and named under the
+    table with what it added; one that met its budget is not."""
+    for seed, added in ((0, 2), (1, 3)):
+        d = write_run(tmp_path, "auggpt", seed, [True] * 10, 0.3, added=added)
+        res = json.loads((d / "results.json").read_text())
+        res["config"]["method"]["budget_from"] = "llm2llm-runs"
+        res["initial_augmentation"] = {"budget": {"total": 3, "source_method": "llm2llm"}}
+        res["total_augmented"] = added
+        (d / "results.json").write_text(json.dumps(res))
+        (d / "config.json").write_text(json.dumps(res["config"]))
+    runs = report.find_runs([tmp_path])
+    assert sorted((r.seed, r.budget_shortfall) for r in runs) == [(0, (2, 3)), (1, None)]
+    md = report.to_markdown(report.build_table(runs))
+    note = md.split("fewer examples than their budget")[1]
+    assert "seed0: 2 of 3" in note and "seed1" not in note

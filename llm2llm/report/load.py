@@ -82,6 +82,16 @@ class Run:
         return source
 
     @property
+    def budget_shortfall(self) -> tuple[int, int] | None:
+        """(examples added, budget) of a budget-matched run that added fewer than its budget (an AugGPT
+        teacher that kept too few, a pool too small: never padded), else None."""
+        budget = ((self.results or {}).get("initial_augmentation") or {}).get("budget") or {}
+        if not self.complete or budget.get("total") is None:
+            return None
+        added = int(self.cost().examples_added)
+        return (added, int(budget["total"])) if added < int(budget["total"]) else None
+
+    @property
     def seed(self) -> int:
         return self.config["seed"]
 

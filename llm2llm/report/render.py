@@ -86,6 +86,10 @@ def to_markdown(t: Table) -> str:
                                "paired mean difference over the same seeds [95 % t interval]. " + WIN_RULE + "\n")
     text += "\nCost per run (mean over seeds):\n\n| " + " | ".join(COST_HEADER) + " |\n|" + "---|" * len(COST_HEADER) + "\n"
     text += "".join("| " + " | ".join(c) + " |\n" for c in _cost_rows(t))
+    short = [(r, r.budget_shortfall) for r in t.runs if r.budget_shortfall]
+    if short:
+        text += ("\nBudget-matched runs that added fewer examples than their budget (averaged as they are, "
+                 "never padded):\n" + "".join(f"- {r.path}: {a} of {b}\n" for r, (a, b) in short))
     if t.partial:
         text += "\nPartial runs (not finished, not averaged):\n" + "".join(f"- {r.path}\n" for r in t.partial)
     return text

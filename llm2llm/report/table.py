@@ -103,6 +103,7 @@ class Table:
     rows: list[Row]
     partial: list[Run]  # runs that did not finish: listed, never averaged
     baseline: str = "finetune"  # what the Δ columns compare against
+    runs: list[Run] = field(default_factory=list)  # the finished runs the cells average
 
     @property
     def compared(self) -> list[str]:
@@ -163,4 +164,4 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None, baseli
         row.best = max((m for m in methods if m in row.cells), key=lambda m: row.cells[m].mean)
         row.paper = ((reference or {}).get(task) or {}).get(size)  # load_reference made the keys strings
         rows.append(row)
-    return Table(methods, rows, partial, baseline)
+    return Table(methods, rows, partial, baseline, [r for r in runs if r.complete])
