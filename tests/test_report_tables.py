@@ -320,3 +320,14 @@ def test_a_budget_matched_run_that_fell_short_is_named(tmp_path):
     md = report.to_markdown(report.build_table(runs))
     note = md.split("fewer examples than their budget")[1]
     assert "seed0: 2 of 3" in note and "seed1" not in note
+
+
+def test_no_mark_without_per_example_predictions(tmp_path):
+    """Runs whose predictions files are gone keep their paired t interval (above zero here) but get no
+    paired test, and so no ▲: a mark needs both."""
+    hand_runs(tmp_path)
+    for f in tmp_path.rglob("predictions_test.jsonl"):
+        f.unlink()
+    (row,) = report.build_table(report.find_runs([tmp_path])).rows
+    assert row.delta["llm2llm"].low > 0 and row.paired_test["llm2llm"] == "no per-example predictions"
+    assert row.verdict("llm2llm") == "" and report.format_delta(row, "llm2llm").endswith("(p: no per-example predictions)")
