@@ -234,6 +234,7 @@ def test_cost_counts_the_wrong_seeds_sent_to_the_teacher(tmp_path, targeted):
         results["iterations"][0].update(n_wrong=wrong[0], n_seed=4)
         results["iterations"][1].update(n_wrong=wrong[1], n_seed=4)  # no teacher after the last
         (d / "results.json").write_text(json.dumps(results))
+        (d / "config.json").write_text(json.dumps(results["config"]))
     table = report.build_table(report.find_runs([tmp_path]))
     cost = table.rows[0].cost["llm2llm"]
     md = report.to_markdown(table)

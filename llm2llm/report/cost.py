@@ -36,8 +36,9 @@ class Cost:
 COST_KEYS: tuple[str, ...] = tuple(f.name for f in fields(Cost))
 
 
-def run_cost(results: dict[str, Any]) -> Cost:
-    """The cost recorded in a finished run's results.json."""
+def run_cost(results: dict[str, Any], config: dict[str, Any] | None = None) -> Cost:
+    """The cost recorded in a finished run's results.json (``config``: the run's, where the results
+    do not carry it, as a W&B summary's do not)."""
     d0 = results.get("initial_augmentation") or {}
     d0_teacher = d0.get("teacher") or {}  # AugGPT's D_0
     teacher = [h.get("teacher") or {} for h in results["iterations"]] + [d0_teacher]
@@ -45,7 +46,7 @@ def run_cost(results: dict[str, Any]) -> Cost:
     wall = sum(float(v) for h in results["iterations"] for v in (h.get("timings") or {}).values())
     wall += float(d0_teacher.get("wall_s") or 0)
     targeted = [h for h in results["iterations"] if h.get("teacher") and "n_wrong" in h] \
-        if ((results.get("config") or {}).get("method") or {}).get("targeted") else []
+        if (((config or results.get("config") or {}).get("method")) or {}).get("targeted") else []
     added = results.get("total_augmented")
     if added is None:
         added = sum(h.get("added") or 0 for h in results["iterations"])

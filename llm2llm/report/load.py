@@ -116,7 +116,7 @@ class Run:
     def cost(self) -> Cost:
         """What the run spent (llm2llm.report.cost)."""
         assert self.results is not None
-        return run_cost(self.results)
+        return run_cost(self.results, self.config)
 
 
 def find_runs(paths: Iterable[str | Path]) -> list[Run]:
