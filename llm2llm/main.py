@@ -31,7 +31,7 @@ def load_task_data(cfg: Config) -> TaskData:
     task = build_task(cfg.task, cfg.data_dir, cfg.eval)
     train = task.load("train")
     test = test_subset(task.load("test"), cfg.task.test_size, cfg.task.test_subset_seed)
-    seeds = seed_set(train, cfg.task.seed_size, cfg.seed, cfg.task.stratify)
+    seeds = seed_set(train, cfg.task.seed_size, cfg.seed, cfg.task.stratify, cfg.task.label_quota == "equal")
     return TaskData(task, train, seeds, test)
 
 
@@ -109,6 +109,18 @@ def _complete(rd: RunDir) -> bool:
     return done is not None and done.complete
 
 
+def as_read_today(config: dict[str, Any]) -> dict[str, Any]:
+    """A recorded config as this version reads it (llm2llm.schemas.recorded_config): settings added
+    since it was written take their defaults, keys of an older layout that nothing reads drop out. A
+    config this version cannot read stays as written (the comparison then names what differs)."""
+    from llm2llm.schemas import recorded_config
+
+    try:
+        return to_plain(recorded_config(config))
+    except Exception:  # noqa: BLE001 - any failure to read it back only means comparing it as written
+        return config
+
+
 def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: RunDir) -> float | None:
     from llm2llm import report_terminal
     from llm2llm.methods import get_method
@@ -117,7 +129,7 @@ def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: RunDir
 
     run_dir = rd.path
     method = get_method(cfg.method.name)
-    rd.claim(config, environment(), uses_teacher=method.needs_teacher)
+    rd.claim(config, environment(), uses_teacher=method.needs_teacher, read_back=as_read_today)
     done = rd.results()
     if done is not None and done.complete:
         print(f"Run already complete, nothing to do: {run_dir} (delete it, or pick another hydra.run.dir, to re-run)")

@@ -265,12 +265,18 @@ class RunDir:
             self.release()
         return True
 
-    def claim(self, config: dict[str, Any], environment: dict[str, Any], uses_teacher: bool) -> None:
+    def claim(self, config: dict[str, Any], environment: dict[str, Any], uses_teacher: bool,
+              read_back: Callable[[dict[str, Any]], dict[str, Any]] | None = None) -> None:
         """Record this run's config, or refuse if the directory holds a different config's results
-        (``uses_teacher``: whether the run's method uses the teacher, whose config then counts)."""
+        (``uses_teacher``: whether the run's method uses the teacher, whose config then counts).
+        ``read_back`` puts both configs in today's form before they are compared (the harness passes
+        llm2llm.main.as_read_today: a setting added since the directory was written takes its default),
+        so a new setting that leaves results as they were does not orphan existing runs."""
         cfg_file = self.path / CONFIG_FILE
         if cfg_file.is_file():
             old = json.loads(cfg_file.read_text())
+            if read_back is not None:
+                old, config = read_back(old), read_back(config)
             diff = config_diff(result_config(old, uses_teacher), result_config(config, uses_teacher))
             if diff:
                 raise RunDirTaken(

@@ -4,6 +4,7 @@ enums, and a sweep over several methods gives each its own settings (sweeps/cpu_
 
 from __future__ import annotations
 
+import json
 import re
 from pathlib import Path
 
@@ -170,3 +171,25 @@ def test_a_config_recorded_by_the_older_one_schema_layout_still_reads():
     recorded["method"].update(k=1, num_aug=9, alpha_sr=0.1, n_clusters=100)
     cfg = recorded_config(recorded)
     assert type(cfg.method).__name__ == "FinetuneConfig" and cfg.method.iterations == recorded["method"]["iterations"]
+
+
+def test_a_run_directory_from_before_a_new_setting_is_still_resumed(tmp_path):
+    """A config.json written before a setting existed (here task.label_quota, added with default
+    proportional) is the same config as today's with the default: the directory resumes (a finished
+    run is a no-op, as `make run` twice promises). Today's config with the new setting changed is not."""
+    from llm2llm.config import to_plain
+    from llm2llm.errors import ConfigError
+    from llm2llm.main import as_read_today
+    from llm2llm.rundir import CONFIG_FILE, RunDir
+
+    today = to_plain(composed(["method=llm2llm"]))
+    older = json.loads(json.dumps(today))
+    del older["task"]["label_quota"]
+    (tmp_path / CONFIG_FILE).write_text(json.dumps(older))
+    rd = RunDir(tmp_path)
+    with pytest.raises(ConfigError, match="differs in: task.label_quota"):  # compared as written
+        rd.claim(today, {}, uses_teacher=True)
+    rd.claim(today, {}, uses_teacher=True, read_back=as_read_today)
+    changed = to_plain(composed(["method=llm2llm", "task.label_quota=equal"]))
+    with pytest.raises(ConfigError, match="differs in: task.label_quota"):
+        rd.claim(changed, {}, uses_teacher=True, read_back=as_read_today)

@@ -46,6 +46,29 @@ def test_stratified_follows_label_shares(trec_train):
     assert seed_set(trec_train, 100, seed=0, stratify=True) == seeds
 
 
+def test_proportional_strata_drop_a_rare_label_and_equal_quotas_keep_it(trec_train):
+    """24 TREC seeds: in proportion to train, abbreviation (86 of 5,452) gets 0.38 and rounds away in
+    every draw; with equal quotas every label gets 4, and 26 seeds give two seeded labels a fifth."""
+    for seed in range(3):
+        proportional = Counter(e.answer for e in seed_set(trec_train, 24, seed, stratify=True))
+        assert proportional["abbreviation"] == 0 and sum(proportional.values()) == 24
+        equal = seed_set(trec_train, 24, seed, stratify=True, equal=True)
+        assert Counter(e.answer for e in equal) == {label: 4 for label in {e.answer for e in trec_train}}
+        assert seed_set(trec_train, 24, seed, stratify=True, equal=True) == equal
+    counts = sorted(Counter(e.answer for e in seed_set(trec_train, 26, 0, stratify=True, equal=True)).values())
+    assert counts == [4, 4, 4, 4, 5, 5]
+    with pytest.raises(ConfigError, match="label 'abbreviation' has 86 examples, fewer than its 100 of 600 seeds"):
+        seed_set(trec_train, 600, 0, stratify=True, equal=True)
+
+
+def test_equal_quotas_need_a_stratified_draw():
+    from llm2llm.config import LabelQuota
+
+    assert TaskConfig(name="trec", stratify=True, label_quota=LabelQuota.equal).label_quota == "equal"
+    with pytest.raises(ConfigError, match="task.label_quota: equal needs task.stratify=true"):
+        TaskConfig(name="trec", stratify=False, label_quota=LabelQuota.equal)
+
+
 def test_seed_set_marks_provenance(trec_train):
     assert all(e.origin == "seed" and e.iteration == 0 and e.parent_id is None for e in seed_set(trec_train, 5, 0))
 

@@ -21,9 +21,9 @@ from omegaconf.errors import MissingMandatoryValue
 from llm2llm.config.check import check
 from llm2llm.config.methods import MethodConfig
 from llm2llm.config.naming import MAX_OVERRIDES_DIR, experiment_dir, format_size, overrides_dir
-from llm2llm.config.schema import (Decoding, Dtype, EvalBackend, EvalConfig, EvalMode, Extraction, Launcher,
-                                   LoraConfig, NodeLauncher, SeedSelection, StudentConfig, TaskConfig, TaskKind,
-                                   TrackingBackend, TrackingConfig, TrackingMode, TrainerConfig)
+from llm2llm.config.schema import (Decoding, Dtype, EvalBackend, EvalConfig, EvalMode, Extraction, LabelQuota,
+                                   Launcher, LoraConfig, NodeLauncher, SeedSelection, StudentConfig, TaskConfig,
+                                   TaskKind, TrackingBackend, TrackingConfig, TrackingMode, TrainerConfig)
 from llm2llm.config.selection import ProxyConfig, S2LSelectionConfig
 from llm2llm.config.teachers import (TEACHER_SCHEMAS, InProcessTeacherConfig, LlamaCppTeacherConfig,
                                      LocalTeacherConfig, OpenAITeacherConfig, OracleTeacherConfig, TeacherBackend,
@@ -37,7 +37,7 @@ __all__ = [
     "OpenAITeacherConfig", "InProcessTeacherConfig", "LlamaCppTeacherConfig", "LocalTeacherConfig",
     "OracleTeacherConfig", "TEACHER_SCHEMAS", "teacher_config", "teacher_config_file", "EvalMode", "Decoding",
     "Extraction", "Dtype",
-    "TeacherBackend", "SeedSelection", "TaskKind", "EvalBackend", "Launcher", "NodeLauncher", "TrackingBackend",
+    "TeacherBackend", "LabelQuota", "SeedSelection", "TaskKind", "EvalBackend", "Launcher", "NodeLauncher", "TrackingBackend",
     "TrackingMode", "typed",
 ]
 

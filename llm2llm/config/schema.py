@@ -27,6 +27,13 @@ class SeedSelection(Choice):
     s2l = "s2l"
 
 
+class LabelQuota(Choice):
+    #: each label's share of train (largest remainders): a label under 1/seed_size of train may get none
+    proportional = "proportional"
+    #: the same number per label (seed_size / labels; the remainder to a seeded choice of labels)
+    equal = "equal"
+
+
 class TaskKind(Choice):
     """task=jsonl: classification (the answer is one of ``labels``) | qa (a final answer matched by ``answer_pattern``)."""
 
@@ -76,6 +83,8 @@ class TaskConfig:
     #: seed set size: a count (>= 1) or a fraction of train (0 < x < 1)
     seed_size: float = 0.01
     stratify: bool = False
+    #: with stratify: how many seeds each label gets: proportional (to train) | equal
+    label_quota: LabelQuota = LabelQuota.proportional
     #: how the seed set is drawn from train: random | s2l (SmallToLarge selection with ``s2l``'s settings)
     seed_selection: SeedSelection = SeedSelection.random
     #: S2L's settings for ``seed_selection=s2l`` (S2L's own, except a 256-example pool; its proxy, Pythia, is
@@ -115,6 +124,8 @@ class TaskConfig:
         at_least(self.test_size, 1, "task.test_size", nullable=True)
         at_least(self.max_new_tokens, 1, "task.max_new_tokens")
         tri_state(self.list_labels, "task.list_labels")
+        check(self.label_quota == LabelQuota.proportional or self.stratify, "task.label_quota",
+              "equal needs task.stratify=true (an unstratified draw has no per-label quota)")
         if self.seed_selection == SeedSelection.s2l:
             check_selection(self.s2l, "task.s2l")
 
