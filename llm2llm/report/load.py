@@ -26,14 +26,14 @@ class ReportError(Llm2llmError):
     pass
 
 
-def _source_field(budget: dict[str, Any], key: str) -> str | None:
-    """``teacher`` or ``student`` of the LLM2LLM run a budget came from, read from its results file
-    (``budget["source"]``); None where that file is gone or unreadable."""
+def _source_fields(budget: dict[str, Any], keys: tuple[str, ...]) -> dict[str, Any]:
+    """``keys`` (teacher, student) of the LLM2LLM run a budget came from, read once from its results
+    file (``budget["source"]``); None each where that file is gone or unreadable."""
     try:
         results = read_results(Path(budget.get("source") or ""))
     except (OSError, ResultsError):  # a moved or broken source only loses this detail
-        return None
-    return None if results is None else results.data.get(key)
+        results = None
+    return {k: None if results is None else results.data.get(k) for k in keys}
 
 
 @dataclass
@@ -71,21 +71,28 @@ class Run:
         return f"{name} ({', '.join(notes)})" if notes else name
 
     @property
+    def budget(self) -> dict[str, Any] | None:
+        """The budget a budget-matched run recorded at D_0 (None for any other run)."""
+        return ((self.results or {}).get("initial_augmentation") or {}).get("budget") or None
+
+    @property
     def budget_source(self) -> dict[str, Any] | None:
         """What a budget-matched run's budget came from, seed aside (recorded by the run at D_0)."""
-        budget = ((self.results or {}).get("initial_augmentation") or {}).get("budget")
+        budget = self.budget
         if not budget:
             return None
         source = {k: budget.get(k) for k in ("source_method", "source_task", "source_iterations")}
-        for k in ("teacher", "student"):  # a run made before these were recorded: from the source run
-            source[f"source_{k}"] = budget[f"source_{k}"] if f"source_{k}" in budget else _source_field(budget, k)
+        unrecorded = tuple(k for k in ("teacher", "student") if f"source_{k}" not in budget)
+        read = _source_fields(budget, unrecorded) if unrecorded else {}  # made before these were recorded
+        for k in ("teacher", "student"):
+            source[f"source_{k}"] = read[k] if k in read else budget[f"source_{k}"]
         return source
 
     @property
     def budget_shortfall(self) -> tuple[int, int] | None:
         """(examples added, budget) of a budget-matched run that added fewer than its budget (an AugGPT
         teacher that kept too few, a pool too small: never padded), else None."""
-        budget = ((self.results or {}).get("initial_augmentation") or {}).get("budget") or {}
+        budget = self.budget or {}
         if not self.complete or budget.get("total") is None:
             return None
         added = int(self.cost().examples_added)

@@ -44,7 +44,7 @@ DATA_GROWTH = Quantity("train_size", "training examples", 1.0, (0.0, float("inf"
 def series(runs: list[Run], q: Quantity) -> dict[tuple[str, str], list[Series]]:
     """Per task x seed size, one :class:`Series` per method (the table's column order), from finished runs."""
     values: dict[tuple[str, str], dict[str, dict[int, list[float]]]] = defaultdict(lambda: defaultdict(lambda: defaultdict(list)))
-    matched = {r.method for r in runs if r.complete and r.budget_source}
+    matched = {r.method for r in runs if r.complete and r.budget}
     for r in runs:
         if not r.complete:
             continue

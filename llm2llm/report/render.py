@@ -86,7 +86,7 @@ def to_markdown(t: Table) -> str:
                                "paired mean difference over the same seeds [95 % t interval]. " + WIN_RULE + "\n")
     text += "\nCost per run (mean over seeds):\n\n| " + " | ".join(COST_HEADER) + " |\n|" + "---|" * len(COST_HEADER) + "\n"
     text += "".join("| " + " | ".join(c) + " |\n" for c in _cost_rows(t))
-    short = [(r, r.budget_shortfall) for r in t.runs if r.budget_shortfall]
+    short = [(r, s) for r in t.runs if (s := r.budget_shortfall)]
     if short:
         text += ("\nBudget-matched runs that added fewer examples than their budget (averaged as they are, "
                  "never padded):\n" + "".join(f"- {r.path}: {a} of {b}\n" for r, (a, b) in short))
