@@ -1,7 +1,8 @@
 """The positive control's cells: the untargeted and random-extra controls add exactly the budget of
 the matching LLM2LLM run, and budget matching finds that run whatever override suffix a sweep gave
 its directory. Real TREC data; the oracle teacher in-process; the slow test runs the real study
-sweep file (sweeps/study_oracle_trec.yaml) with the real SmolLM2 student, tiny steps."""
+sweep file (sweeps/study_oracle_trec.yaml) with tiny steps and the tiny random student (conftest.py):
+it is about the sweep's matching, and a random student leaves every seed wrong, so there is a budget."""
 
 from __future__ import annotations
 
@@ -90,14 +91,19 @@ def test_controls_add_exactly_the_matched_budget_and_never_a_seed_or_test_text(m
 
 
 @pytest.mark.slow
-def test_study_sweep_with_an_extra_override_matches_every_job_to_its_own_seed(tmp_path, data_dir):
+def test_study_sweep_with_an_extra_override_matches_every_job_to_its_own_seed(tmp_path, data_dir, tiny_llama):
     """The study file as a researcher re-runs it with extra command-line overrides: each one lands in
     every run directory's name, and every budget-matched job still finds its own seed's LLM2LLM run."""
     runs = tmp_path / "runs"
     env = dict(os.environ, WANDB_MODE="offline", LLM2LLM_RUNS_DIR=str(runs), OMP_NUM_THREADS="2")
+    # The student as a researcher adds one: a file in a config group on Hydra's search path.
+    (tmp_path / "conf" / "student").mkdir(parents=True)
+    (tmp_path / "conf" / "student" / "tiny-llama.yaml").write_text(
+        f"name: tiny-llama\nmodel: {tiny_llama}\nlora: {{target_modules: [q_proj, v_proj]}}\n")
     cmd = [sys.executable, "train.py", "-m", "--config-dir", "sweeps", "--config-name", "study_oracle_trec",
            "+cell=llm2llm_oracle,untargeted_oracle,random_extra", "seed=0,1", "task.seed_size=6", "task.test_size=6",
            "method.iterations=2", "trainer.max_steps=1", "trainer.per_device_batch_size=6", "tracking=none",
+           f"hydra.searchpath=[file://{tmp_path / 'conf'}]", "student=tiny-llama",
            f"teacher.cache_path={tmp_path / 'teacher_cache'}"]
     proc = subprocess.run(cmd, cwd=ROOT, env=env, capture_output=True, text=True, timeout=1800)
     assert proc.returncode == 0, proc.stderr[-3000:]
@@ -109,7 +115,7 @@ def test_study_sweep_with_an_extra_override_matches_every_job_to_its_own_seed(tm
     for seed in (0, 1):
         source, llm2llm = results[("llm2llm", seed)]
         assert "task.test_size=6" in str(source) and llm2llm["teacher"] == "oracle"
-        assert llm2llm["total_augmented"] > 0, "the barely trained student got every seed right: nothing to match"
+        assert llm2llm["total_augmented"] > 0, "the random student got every seed right: nothing to match"
         for method in ("untargeted", "random_extra"):
             _, r = results[(method, seed)]
             budget = r["initial_augmentation"]["budget"]

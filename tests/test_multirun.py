@@ -1,6 +1,8 @@
 """Sweeps as researchers run them: several swept keys, several seeds, a job that cannot run.
 
-Real SmolLM2 student and the default in-process teacher, tiny steps, W&B offline."""
+The default in-process teacher (real SmolLM2 via llama.cpp), W&B offline, tiny steps. The student is
+the tiny random Llama (conftest.py): these tests are about the sweep, not the student, and a random
+student gets every seed wrong, so every job asks the teacher."""
 
 from __future__ import annotations
 
@@ -21,10 +23,11 @@ SWEEP_FILE = """
 defaults:
   - config
   - _self_
-task: {seed_size: 4, test_size: 4, max_new_tokens: 4}
-method: {iterations: 2}
-trainer: {max_steps: 1, per_device_batch_size: 4}
-teacher: {max_tokens: 24, max_reasks: 0}
+student: {{name: tiny-llama, model: {student}, lora: {{target_modules: [q_proj, v_proj]}}}}
+task: {{seed_size: 2, test_size: 2, max_new_tokens: 4}}
+method: {{iterations: 2}}
+trainer: {{max_steps: 1, per_device_batch_size: 2}}
+teacher: {{max_tokens: 24, max_reasks: 0}}
 hydra:
   sweeper:
     params:
@@ -34,11 +37,11 @@ hydra:
 """
 
 
-def sweep(runs: Path, tmp: Path) -> subprocess.CompletedProcess:
+def sweep(runs: Path, tmp: Path, student: str) -> subprocess.CompletedProcess:
     env = train_env(WANDB_MODE="offline", WANDB_DIR=str(tmp / "wandb"), LLM2LLM_RUNS_DIR=str(runs), OMP_NUM_THREADS="2")
     (tmp / "wandb").mkdir(exist_ok=True)
     (tmp / "sweeps").mkdir(exist_ok=True)
-    (tmp / "sweeps" / "tiny_grid.yaml").write_text(SWEEP_FILE)
+    (tmp / "sweeps" / "tiny_grid.yaml").write_text(SWEEP_FILE.format(student=student))
     return train_py("-m", "--config-dir", str(tmp / "sweeps"), "--config-name", "tiny_grid",
                     f"teacher.cache_path={tmp / 'teacher_cache'}", env=env, timeout=1800)
 
@@ -48,9 +51,9 @@ def run_dirs(runs: Path) -> list[Path]:
 
 
 @pytest.mark.slow
-def test_sweep_over_three_keys_gives_eight_runs_and_survives_a_held_directory(tmp_path, data_dir):
+def test_sweep_over_three_keys_gives_eight_runs_and_survives_a_held_directory(tmp_path, data_dir, tiny_llama):
     runs = tmp_path / "runs"
-    held = runs / "tiny_grid/sst2/n4/llm2llm/smollm2-135m/seed1/method.k=2,teacher.temperature=1.0"
+    held = runs / "tiny_grid/sst2/n2/llm2llm/tiny-llama/seed1/method.k=2,teacher.temperature=1.0"
     held.mkdir(parents=True)
     # Another live job holds one directory (a process that is really running, on this host).
     holder = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(3600)"])
@@ -60,7 +63,7 @@ def test_sweep_over_three_keys_gives_eight_runs_and_survives_a_held_directory(tm
 
         (held / CLAIM_FILE).write_text(json.dumps({"host": socket.gethostname(), "pid": holder.pid,
                                                    "since": time.time()}))
-        first = sweep(runs, tmp_path)
+        first = sweep(runs, tmp_path, tiny_llama)
         # The held job failed alone, said why, and the sweep went on and exited non-zero.
         assert first.returncode == 1, first.stderr[-3000:]
         assert "1 job(s) of this multirun failed" in first.stderr
@@ -72,7 +75,7 @@ def test_sweep_over_three_keys_gives_eight_runs_and_survives_a_held_directory(tm
         holder.kill()
         holder.wait()
     # The holder is gone: its claim is stale, the same command resumes and finishes the eighth run only.
-    second = sweep(runs, tmp_path)
+    second = sweep(runs, tmp_path, tiny_llama)
     assert second.returncode == 0, second.stderr[-3000:]
     assert second.stdout.count("Run already complete") == 7
     dirs = run_dirs(runs)
@@ -82,6 +85,8 @@ def test_sweep_over_three_keys_gives_eight_runs_and_survives_a_held_directory(tm
         res = json.loads((d / "results.json").read_text())
         cfg = res["config"]
         assert res["status"] == "complete" and not (d / CLAIM_FILE).exists()
+        first_round = res["iterations"][0]
+        assert first_round["n_wrong"] == 2 and first_round["teacher"]["generated"] > 0  # every job asked the teacher
         key = (cfg["teacher"]["temperature"], cfg["method"]["k"], cfg["seed"])
         assert f"seed{cfg['seed']}" == d.parent.name
         assert f"method.k={cfg['method']['k']}" in d.name and f"teacher.temperature={cfg['teacher']['temperature']}" in d.name
