@@ -72,7 +72,7 @@ def trec_fine_task(data_dir: Path, tmp_path: Path):
 def test_prefix_reuse_gives_the_replies_of_fresh_requests(data_dir, tmp_path):
     pytest.importorskip("llama_cpp")
     cfg = teacher_config_file(ROOT / "conf" / "teacher" / "local-smollm2-llamacpp.yaml",
-                              max_reasks=0, max_tokens=40, n_threads=1, cache_path=str(tmp_path / "cache"))
+                              max_reasks=0, max_tokens=40, cache_path=str(tmp_path / "cache"))
     trec = trec_fine_task(data_dir, tmp_path)
     sst2 = build_task(OmegaConf.structured(TaskConfig(name="sst2")), str(data_dir))
     requests = []
