@@ -22,6 +22,11 @@ def method_rank(method: str) -> int:
     return METHOD_ORDER.index(method) if method in METHOD_ORDER else len(METHOD_ORDER)
 
 
+def method_order(method: str) -> tuple[int, str]:
+    """The sort key of the table's method columns: METHOD_ORDER's order, then the others by name."""
+    return method_rank(method), method
+
+
 class ReportError(Llm2llmError):
     pass
 

@@ -9,7 +9,7 @@ from pathlib import Path
 from typing import Any
 
 from llm2llm.curves import Curve, run_dir_curves
-from llm2llm.report.load import Run, method_rank
+from llm2llm.report.load import Run, method_order, method_rank
 from llm2llm.stats import t_interval
 
 
@@ -55,7 +55,7 @@ def series(runs: list[Run], q: Quantity) -> dict[tuple[str, str], list[Series]]:
     out: dict[tuple[str, str], list[Series]] = {}
     for panel, by_method in sorted(values.items()):
         out[panel] = []
-        for method in sorted(by_method, key=lambda m: (method_rank(m), m)):
+        for method in sorted(by_method, key=method_order):
             its = sorted(by_method[method])
             ivs = [t_interval(by_method[method][i]) for i in its]
             out[panel].append(Series(
@@ -146,7 +146,7 @@ def plot_training_loss(runs: list[Any], out: Path) -> list[Path]:
     rows = (n + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(5 * cols, 3.6 * rows), squeeze=False)
     cmap = plt.get_cmap("viridis")
-    order = sorted(panels, key=lambda k: (k[0], k[1], method_rank(k[2]), k[2]))  # the table's column order
+    order = sorted(panels, key=lambda k: (k[0], k[1], *method_order(k[2])))  # the table's column order
     for ax, (task, size, method) in zip(axes.flat, order):
         seeds = panels[(task, size, method)]
         last = max(it for _, curves in seeds for it in curves)

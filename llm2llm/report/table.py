@@ -10,7 +10,7 @@ from typing import Any
 
 from llm2llm.methods import get_method
 from llm2llm.report.cost import Cost, mean_cost
-from llm2llm.report.load import ReportError, Run, method_rank
+from llm2llm.report.load import ReportError, Run, method_order
 from llm2llm.rundir import config_diff, result_config
 from llm2llm.stats import Interval, PairedTest, StatsError, paired_difference, paired_test, t_interval
 
@@ -140,8 +140,7 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None, baseli
             cells[(r.task, r.seed_size)][r.method].append(r)
     if not cells:
         raise ReportError("no finished runs to tabulate" + (f" ({len(partial)} partial)" if partial else ""))
-    methods = sorted({m for row in cells.values() for m in row},
-                     key=lambda m: (method_rank(m), m))
+    methods = sorted({m for row in cells.values() for m in row}, key=method_order)
     if baseline is not None and baseline not in methods:
         raise ReportError(f"baseline {baseline!r} has no finished runs (methods: {', '.join(methods)})")
     baseline = baseline or "finetune"
