@@ -115,7 +115,7 @@ def plot(runs: list[Run], out: Path) -> list[Path]:
         rows = (len(handles) + 2) // 3
         fig.tight_layout(rect=(0, 0.06 * rows + 0.02, 1, 0.97))
         path = out / q.filename
-        fig.savefig(path, dpi=120)
+        fig.savefig(path, dpi=120, bbox_inches="tight")  # the legend may be wider than the axes
         plt.close(fig)
         paths.append(path)
     return paths
@@ -166,6 +166,6 @@ def plot_training_loss(runs: list[Any], out: Path) -> list[Path]:
         ax.set_visible(False)
     fig.tight_layout()
     path = out / "training_loss.png"
-    fig.savefig(path, dpi=120)
+    fig.savefig(path, dpi=120, bbox_inches="tight")  # the legend may be wider than the axes
     plt.close(fig)
     return [path]
