@@ -166,6 +166,6 @@ def plot_training_loss(runs: list[Any], out: Path) -> list[Path]:
         ax.set_visible(False)
     fig.tight_layout()
     path = out / "training_loss.png"
-    fig.savefig(path, dpi=120, bbox_inches="tight")  # the legend may be wider than the axes
+    fig.savefig(path, dpi=120, bbox_inches="tight")
     plt.close(fig)
     return [path]
