@@ -1,0 +1,88 @@
+"""Keep what the report reads of finished runs, without checkpoints, data or teacher text.
+
+    python scripts/keep_runs.py SRC DST
+
+For every finished run under ``SRC`` (a run directory whose ``results.json`` says complete), writes
+into ``DST/<its path under SRC>``: config.json, environment.json, results.json; per iteration
+metrics.json, timings.json, teacher_stats.json, initial_stats.json and the checkpoint's training.json
+and train_log.json (the training-loss curve); the last iteration's test predictions and the seed set
+as ids only (``{"id", "correct"}``, ``{"id"}``: no example text, so no copy of a dataset). That is
+all ``python -m llm2llm.report table DST/...`` needs for the tables and plots, and all a
+budget-matched run needs of the LLM2LLM run it reads its budget from, so a sweep restored from
+``DST`` (copied back under its runs directory) skips these runs and resumes the rest. A run already
+kept is written again only where its files changed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from llm2llm.example import atomic_write_text, dumps_jsonl, iter_jsonl  # noqa: E402
+from llm2llm.rundir import (CHECKPOINT_DIR, CONFIG_FILE, ENVIRONMENT_FILE, INITIAL_STATS_FILE,  # noqa: E402
+                            METRICS_FILE, PREDICTIONS_TEST_FILE, RESULTS_FILE, SEED_SET_FILE, TEACHER_STATS_FILE,
+                            TIMINGS_FILE, TRAIN_LOG_FILE, TRAINING_SUMMARY_FILE, iter_name, read_results)
+
+PER_ITERATION = (METRICS_FILE, TIMINGS_FILE, TEACHER_STATS_FILE, INITIAL_STATS_FILE,
+                 f"{CHECKPOINT_DIR}/{TRAINING_SUMMARY_FILE}", f"{CHECKPOINT_DIR}/{TRAIN_LOG_FILE}")
+
+
+def kept_files(run: Path) -> dict[str, str]:
+    """{relative path: text} of what is kept of one finished run."""
+    results = read_results(run / RESULTS_FILE)
+    assert results is not None and results.complete
+    out = {name: (run / name).read_text() for name in (CONFIG_FILE, ENVIRONMENT_FILE, RESULTS_FILE)
+           if (run / name).is_file()}
+    for it in results.data["iterations"]:
+        folder = iter_name(it["iteration"])
+        for name in PER_ITERATION:
+            if (run / folder / name).is_file():
+                out[f"{folder}/{name}"] = (run / folder / name).read_text()
+    last = iter_name(results.data["iterations"][-1]["iteration"])
+    preds = run / last / PREDICTIONS_TEST_FILE
+    out[f"{last}/{PREDICTIONS_TEST_FILE}"] = dumps_jsonl(
+        {"id": row["id"], "correct": row["correct"]} for _, row in iter_jsonl(preds))
+    out[SEED_SET_FILE] = dumps_jsonl({"id": row["id"]} for _, row in iter_jsonl(run / SEED_SET_FILE))
+    return out
+
+
+def finished_runs(src: Path) -> list[Path]:
+    runs = []
+    for cfg in sorted(src.rglob(CONFIG_FILE)):
+        if cfg.parent.name == ".hydra" or not (cfg.parent / RESULTS_FILE).is_file():
+            continue
+        results = read_results(cfg.parent / RESULTS_FILE)
+        if results is not None and results.complete and "task" in json.loads(cfg.read_text()):
+            runs.append(cfg.parent)
+    return runs
+
+
+def main(argv: list[str] | None = None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("src", type=Path, help="runs directory (searched recursively)")
+    ap.add_argument("dst", type=Path, help="where the kept files go, under the same relative paths")
+    args = ap.parse_args(argv)
+    if not args.src.is_dir():
+        print(f"error: {args.src}: no such directory", file=sys.stderr)
+        return 2
+    runs = finished_runs(args.src)
+    written = 0
+    for run in runs:
+        for rel, text in kept_files(run).items():
+            target = args.dst / run.relative_to(args.src) / rel
+            if target.is_file() and target.read_text() == text:
+                continue
+            target.parent.mkdir(parents=True, exist_ok=True)
+            atomic_write_text(target, text)
+            written += 1
+    print(f"{len(runs)} finished runs under {args.src}; {written} files written under {args.dst}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
