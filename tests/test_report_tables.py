@@ -332,3 +332,23 @@ def test_no_mark_without_per_example_predictions(tmp_path):
     (row,) = report.build_table(report.find_runs([tmp_path])).rows
     assert row.delta["llm2llm"].low > 0 and row.paired_test["llm2llm"] == "no per-example predictions"
     assert row.verdict("llm2llm") == "" and report.format_delta(row, "llm2llm").endswith("(p: no per-example predictions)")
+
+
+def test_a_control_is_never_the_rows_best(tmp_path):
+    """The oracle teacher and random extra data get every test example right here, yet the bold mark
+    goes to the best method that is not a control (llm2llm with its own teacher)."""
+    hand_runs(tmp_path / "runs")
+    for seed in range(3):
+        write_run(tmp_path / "controls", "random_extra", seed, [True] * 10, 0.3, added=2)
+        oracle = write_run(tmp_path / "oracle", "llm2llm", seed, [True] * 10, 0.3, added=2)
+        config = json.loads((oracle / "config.json").read_text())
+        (oracle / "config.json").write_text(json.dumps({**config, "teacher": {"backend": "oracle"}}))
+    runs = report.find_runs([tmp_path / "runs", tmp_path / "controls", tmp_path / "oracle"])
+    assert sorted(r.method for r in runs if r.control) == ["llm2llm (oracle teacher)"] * 3 + ["random_extra"] * 3
+    (row,) = report.build_table(runs).rows
+    assert row.cells["random_extra"].mean == row.cells["llm2llm (oracle teacher)"].mean == 100
+    assert row.best == "llm2llm"
+    md = report.to_markdown(report.build_table(runs))
+    assert f"**{report.format_cell(row.cells['llm2llm'])}**" in md and "**100.0" not in md
+    only_controls = report.find_runs([tmp_path / "controls"])
+    assert report.build_table(only_controls).rows[0].best == ""

@@ -17,6 +17,9 @@ class Method:
     schema: type[MethodConfig] = MethodConfig
     needs_teacher: bool = False
     iterates: bool = False
+    #: a study's control (untargeted, random extra data), not a method to adopt: the report never
+    #: marks it as a row's best
+    control: bool = False
 
     def n_iterations(self, method_cfg: Any) -> int:
         """Training runs of the loop: ``method.iterations`` for an iterating method, else one."""

@@ -31,6 +31,7 @@ def _norm(text: str) -> str:
 class RandomExtra(Method):
     name = "random_extra"
     schema = RandomExtraConfig
+    control = True
 
     def initial_training_set(self, cfg: Any, seeds: list[Example], train: list[Example], test: list[Example],
                              teacher: Any) -> tuple[list[Example], dict[str, Any]]:

@@ -30,6 +30,7 @@ class Untargeted(Method):
     name = "untargeted"
     schema = UntargetedConfig
     needs_teacher = True
+    control = True
 
     def initial_training_set(self, cfg: Any, seeds: list[Example], train: list[Example], test: list[Example],
                              teacher: Any) -> tuple[list[Example], dict[str, Any]]:

@@ -5,7 +5,7 @@
     python -m llm2llm.report table --wandb entity/project --group paper-trec --out report/
 
 Rows are task x seed size, columns methods; each cell is the mean ± the half-width of its 95 % t
-interval over seeds (n = how many); the best mean per row is marked. "Δ vs finetune" columns
+interval over seeds (n = how many); the best mean per row is marked (never a control's). "Δ vs finetune" columns
 (--baseline picks another method) give the paired difference over the same seeds with its 95 % t
 interval and the p of a paired test over seeds and the shared test examples (see
 llm2llm/stats.py); a win is marked only where the paired interval lies above zero and p < 0.05,

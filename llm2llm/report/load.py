@@ -76,6 +76,15 @@ class Run:
         return f"{name} ({', '.join(notes)})" if notes else name
 
     @property
+    def control(self) -> bool:
+        """A positive or negative control of a study (the oracle teacher, untargeted, random extra data),
+        whose column is never marked as a row's best."""
+        from llm2llm.methods import get_method
+
+        method = get_method(self.config["method"]["name"])
+        return method.control or (method.needs_teacher and (self.config.get("teacher") or {}).get("backend") == "oracle")
+
+    @property
     def budget(self) -> dict[str, Any] | None:
         """The budget a budget-matched run recorded at D_0 (None for any other run)."""
         return ((self.results or {}).get("initial_augmentation") or {}).get("budget") or None

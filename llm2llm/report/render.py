@@ -82,8 +82,9 @@ def to_markdown(t: Table) -> str:
     lines = ["| " + " | ".join(_header(t)) + " |", "|" + "---|" * len(_header(t))]
     lines += ["| " + " | ".join(_cells(t, r, ("**", "**"))) + " |" for r in t.rows]
     text = "\n".join(lines) + ("\n\nTest accuracy (%) of the last iteration: mean ± half-width of the 95 % "
-                               f"Student t interval over seeds, n seeds; best mean per row in bold. Δ vs {t.baseline}: "
-                               "paired mean difference over the same seeds [95 % t interval]. " + WIN_RULE + "\n")
+                               "Student t interval over seeds, n seeds; best mean per row in bold (controls aside: oracle "
+                               f"teacher, untargeted, random extra). Δ vs {t.baseline}: paired mean difference over the same seeds "
+                               "[95 % t interval]. " + WIN_RULE + "\n")
     text += "\nCost per run (mean over seeds):\n\n| " + " | ".join(COST_HEADER) + " |\n|" + "---|" * len(COST_HEADER) + "\n"
     text += "".join("| " + " | ".join(c) + " |\n" for c in _cost_rows(t))
     short = [(r, s) for r in t.runs if (s := r.budget_shortfall)]

@@ -79,7 +79,7 @@ class Row:
     delta: dict[str, Interval | str] = field(default_factory=dict)
     #: method -> paired test vs the baseline over seeds and test examples, or why there is none
     paired_test: dict[str, PairedTest | str] = field(default_factory=dict)
-    best: str = ""  # the method with the highest mean (ties: the one listed first)
+    best: str = ""  # the method with the highest mean, controls aside (ties: the one listed first)
     paper: Any = None  # the reference's value for this row: a number, {method: number}, or None
 
     def verdict(self, method: str) -> str:
@@ -159,8 +159,9 @@ def build_table(runs: list[Run], reference: dict[str, Any] | None = None, baseli
         for method, group in by_method.items():
             if method != baseline and baseline in by_method:
                 row.delta[method], row.paired_test[method] = _paired(group, by_method[baseline])
-        # ties go to the method listed first (finetune before the others)
-        row.best = max((m for m in methods if m in row.cells), key=lambda m: row.cells[m].mean)
+        # ties go to the method listed first (finetune before the others); a control is never the best
+        row.best = max((m for m in methods if m in row.cells and not by_method[m][0].control),
+                       key=lambda m: row.cells[m].mean, default="")
         row.paper = ((reference or {}).get(task) or {}).get(size)  # load_reference made the keys strings
         rows.append(row)
     return Table(methods, rows, partial, baseline, [r for r in runs if r.complete])
