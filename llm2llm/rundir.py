@@ -3,7 +3,7 @@
 Layout (``<run>`` is Hydra's output dir)::
 
     config.json            resolved config (no secrets: the config only names the key's env var)
-    environment.json       git SHA, package versions, machine
+    environment.json       git SHA, package versions, machine (of the process that finished the run)
     seed_set.jsonl         D_0's seed examples
     s2l/                   the S2L proxy's training and losses (task.seed_selection=s2l)
     iter_0/initial_stats.json   what made D_0 (a baseline's augmentation, a matched budget)
@@ -271,7 +271,8 @@ class RunDir:
         (``uses_teacher``: whether the run's method uses the teacher, whose config then counts).
         ``read_back`` puts both configs in today's form before they are compared (the harness passes
         llm2llm.main.as_read_today: a setting added since the directory was written takes its default),
-        so a new setting that leaves results as they were does not orphan existing runs."""
+        so a new setting that leaves results as they were does not orphan existing runs. The environment
+        is recorded by a run that still has work to do; a finished run keeps the one that made it."""
         cfg_file = self.path / CONFIG_FILE
         if cfg_file.is_file():
             old = json.loads(cfg_file.read_text())
@@ -286,7 +287,9 @@ class RunDir:
                 )
         else:
             atomic_write_json(cfg_file, config)
-        atomic_write_json(self.path / ENVIRONMENT_FILE, environment)
+        done = self.results()
+        if done is None or not done.complete:
+            atomic_write_json(self.path / ENVIRONMENT_FILE, environment)
 
     def stage(self, path: Path, compute: Callable[[], T], save: Callable[[Path, T], None],
               load: Callable[[Path], T]) -> T:

@@ -81,4 +81,5 @@ def test_kept_run_reads_like_the_run(finished_run, tmp_path):
     shutil.copytree(copy, restored / "run")
     proc = run_train(restored)
     assert "already complete" in proc.stdout
-    assert (restored / "run" / "results.json").read_text() == (run / "results.json").read_text()
+    for name in ("results.json", "environment.json"):
+        assert (restored / "run" / name).read_text() == (run / name).read_text()

@@ -39,6 +39,16 @@ def test_claim_refuses_another_configs_directory(tmp_path):
         rd.claim(cfg("llm2llm", max_tokens=9), {}, uses_teacher=True)
 
 
+def test_a_finished_run_keeps_the_environment_that_made_it(tmp_path):
+    rd = RunDir(tmp_path)
+    rd.claim(cfg("llm2llm"), {"git_sha": "x"}, uses_teacher=True)
+    rd.claim(cfg("llm2llm"), {"git_sha": "y"}, uses_teacher=True)  # resumed before it finished: the resumer's
+    assert rd.read_json("environment.json") == {"git_sha": "y"}
+    rd.write_json("results.json", {"status": "complete", "iterations": []})
+    rd.claim(cfg("llm2llm"), {"git_sha": "z"}, uses_teacher=True)  # the same command again, later
+    assert rd.read_json("environment.json") == {"git_sha": "y"}
+
+
 def _claim_in_child(path: str, queue, start, done) -> None:  # runs in another process
     from llm2llm.rundir import RunDir, RunDirHeld
 
