@@ -6,8 +6,10 @@ For every finished run under ``SRC`` (a run directory whose ``results.json`` say
 into ``DST/<its path under SRC>``: config.json, environment.json, results.json; per iteration
 metrics.json, timings.json, teacher_stats.json, initial_stats.json and the checkpoint's training.json
 and train_log.json (the training-loss curve); the last iteration's test predictions and the seed set
-as ids only (``{"id", "correct"}``, ``{"id"}``: no example text, so no copy of a dataset). That is
-all ``python -m llm2llm.report table DST/...`` needs for the tables and plots, and all a
+as ids only (``{"id", "correct"}``, ``{"id"}``); each iteration's training set as the provenance of
+its examples (``{"id", "origin", "parent_id", "iteration"}``, with ``answer`` where the task has a
+fixed label set: a class name or option index, never a GSM8K rationale). No example text, so no copy
+of a dataset. That is all ``python -m llm2llm.report table DST/...`` needs for the tables and plots, and all a
 budget-matched run needs of the LLM2LLM run it reads its budget from, so a sweep restored from
 ``DST`` (copied back under its runs directory) skips these runs and resumes the rest. A run already
 kept is written again only where its files changed.
@@ -26,7 +28,8 @@ sys.path.insert(0, str(ROOT))
 from llm2llm.example import atomic_write_text, dumps_jsonl, iter_jsonl  # noqa: E402
 from llm2llm.rundir import (CHECKPOINT_DIR, CONFIG_FILE, ENVIRONMENT_FILE, INITIAL_STATS_FILE,  # noqa: E402
                             METRICS_FILE, PREDICTIONS_TEST_FILE, RESULTS_FILE, SEED_SET_FILE, TEACHER_STATS_FILE,
-                            TIMINGS_FILE, TRAIN_LOG_FILE, TRAINING_SUMMARY_FILE, iter_name, read_results)
+                            TIMINGS_FILE, TRAIN_FILE, TRAIN_LOG_FILE, TRAINING_SUMMARY_FILE, iter_name, read_results)
+from llm2llm.tasks import TASKS  # noqa: E402
 
 PER_ITERATION = (METRICS_FILE, TIMINGS_FILE, TEACHER_STATS_FILE, INITIAL_STATS_FILE,
                  f"{CHECKPOINT_DIR}/{TRAINING_SUMMARY_FILE}", f"{CHECKPOINT_DIR}/{TRAIN_LOG_FILE}")
@@ -38,11 +41,16 @@ def kept_files(run: Path) -> dict[str, str]:
     assert results is not None and results.complete
     out = {name: (run / name).read_text() for name in (CONFIG_FILE, ENVIRONMENT_FILE, RESULTS_FILE)
            if (run / name).is_file()}
+    task = TASKS.get(json.loads(out[CONFIG_FILE])["task"]["name"])
+    fields = ("id", "origin", "parent_id", "iteration") + (("answer",) if task and task.labels else ())
     for it in results.data["iterations"]:
         folder = iter_name(it["iteration"])
         for name in PER_ITERATION:
             if (run / folder / name).is_file():
                 out[f"{folder}/{name}"] = (run / folder / name).read_text()
+        if (run / folder / TRAIN_FILE).is_file():
+            out[f"{folder}/{TRAIN_FILE}"] = dumps_jsonl({k: row.get(k) for k in fields}
+                                                        for _, row in iter_jsonl(run / folder / TRAIN_FILE))
     last = iter_name(results.data["iterations"][-1]["iteration"])
     preds = run / last / PREDICTIONS_TEST_FILE
     out[f"{last}/{PREDICTIONS_TEST_FILE}"] = dumps_jsonl(

@@ -55,6 +55,11 @@ def test_kept_run_reads_like_the_run(finished_run, tmp_path):
     assert [(r["id"], r["correct"]) for _, r in iter_jsonl(run / "iter_1" / "predictions_test.jsonl")] == \
         [(r["id"], r["correct"]) for r in tested] and len(tested) == 8
     assert all(set(r) == {"id", "correct"} for r in tested)
+    for it in (0, 1):  # the training sets: each example's provenance and label, not its text
+        trained = [r for _, r in iter_jsonl(run / f"iter_{it}" / "train.jsonl")]
+        assert [r for _, r in iter_jsonl(copy / f"iter_{it}" / "train.jsonl")] == \
+            [{k: r.get(k) for k in ("id", "origin", "parent_id", "iteration", "answer")} for r in trained]
+    assert {r["origin"] for _, r in iter_jsonl(copy / "iter_1" / "train.jsonl")} == {"seed", "teacher"}
     assert [json.loads(line)["id"] for line in (copy / "seed_set.jsonl").read_text().splitlines()] == \
         [s.id for s in seeds]
 
