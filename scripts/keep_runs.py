@@ -8,11 +8,11 @@ metrics.json, timings.json, teacher_stats.json, initial_stats.json and the check
 and train_log.json (the training-loss curve); the last iteration's test predictions and the seed set
 as ids only (``{"id", "correct"}``, ``{"id"}``); each iteration's training set as the provenance of
 its examples (``{"id", "origin", "parent_id", "iteration"}``, with ``answer`` where the task has a
-fixed label set: a class name or option index, never a GSM8K rationale). No example text, so no copy
-of a dataset. That is all ``python -m llm2llm.report table DST/...`` needs for the tables and plots, and all a
-budget-matched run needs of the LLM2LLM run it reads its budget from, so a sweep restored from
-``DST`` (copied back under its runs directory) skips these runs and resumes the rest. A run already
-kept is written again only where its files changed.
+fixed label set: a class name or option index, never a GSM8K rationale). No example text, so no
+copy of a dataset. That is all ``python -m llm2llm.report table DST/...`` needs for the tables and
+plots, and all a budget-matched run needs of the LLM2LLM run it reads its budget from, so a sweep
+restored from ``DST`` (copied back under its runs directory) skips these runs and resumes the rest.
+A run already kept is written again only where its files changed.
 """
 
 from __future__ import annotations

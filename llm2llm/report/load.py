@@ -65,15 +65,21 @@ class Run:
     def method(self) -> str:
         """The method's column: budget-matched baselines get their own (``eda (budget-matched)``), and so
         does a method run with the oracle teacher, a positive control (``llm2llm (oracle teacher)``)."""
-        from llm2llm.methods import get_method
-
         name = self.config["method"]["name"]
         notes = []
-        if get_method(name).needs_teacher and (self.config.get("teacher") or {}).get("backend") == "oracle":
+        if self.oracle_teacher:
             notes.append("oracle teacher")
         if self.config["method"].get("budget_from"):
             notes.append("budget-matched")
         return f"{name} ({', '.join(notes)})" if notes else name
+
+    @property
+    def oracle_teacher(self) -> bool:
+        """Whether the run's method used a teacher and that teacher was the oracle."""
+        from llm2llm.methods import get_method
+
+        return (get_method(self.config["method"]["name"]).needs_teacher
+                and (self.config.get("teacher") or {}).get("backend") == "oracle")
 
     @property
     def control(self) -> bool:
@@ -81,8 +87,7 @@ class Run:
         whose column is never marked as a row's best."""
         from llm2llm.methods import get_method
 
-        method = get_method(self.config["method"]["name"])
-        return method.control or (method.needs_teacher and (self.config.get("teacher") or {}).get("backend") == "oracle")
+        return get_method(self.config["method"]["name"]).control or self.oracle_teacher
 
     @property
     def budget(self) -> dict[str, Any] | None:
