@@ -26,24 +26,23 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from llm2llm.example import atomic_write_text, dumps_jsonl, iter_jsonl  # noqa: E402
+from llm2llm.report import ReportError, find_runs  # noqa: E402
 from llm2llm.rundir import (CHECKPOINT_DIR, CONFIG_FILE, ENVIRONMENT_FILE, INITIAL_STATS_FILE,  # noqa: E402
                             METRICS_FILE, PREDICTIONS_TEST_FILE, RESULTS_FILE, SEED_SET_FILE, TEACHER_STATS_FILE,
-                            TIMINGS_FILE, TRAIN_FILE, TRAIN_LOG_FILE, TRAINING_SUMMARY_FILE, iter_name, read_results)
+                            TIMINGS_FILE, TRAIN_FILE, TRAIN_LOG_FILE, TRAINING_SUMMARY_FILE, iter_name)
 from llm2llm.tasks import TASKS  # noqa: E402
 
 PER_ITERATION = (METRICS_FILE, TIMINGS_FILE, TEACHER_STATS_FILE, INITIAL_STATS_FILE,
                  f"{CHECKPOINT_DIR}/{TRAINING_SUMMARY_FILE}", f"{CHECKPOINT_DIR}/{TRAIN_LOG_FILE}")
 
 
-def kept_files(run: Path) -> dict[str, str]:
-    """{relative path: text} of what is kept of one finished run."""
-    results = read_results(run / RESULTS_FILE)
-    assert results is not None and results.complete
+def kept_files(run: Path, results: dict) -> dict[str, str]:
+    """{relative path: text} of what is kept of one finished run (``results``: its results.json)."""
     out = {name: (run / name).read_text() for name in (CONFIG_FILE, ENVIRONMENT_FILE, RESULTS_FILE)
            if (run / name).is_file()}
     task = TASKS.get(json.loads(out[CONFIG_FILE])["task"]["name"])
     fields = ("id", "origin", "parent_id", "iteration") + (("answer",) if task and task.labels else ())
-    for it in results.data["iterations"]:
+    for it in results["iterations"]:
         folder = iter_name(it["iteration"])
         for name in PER_ITERATION:
             if (run / folder / name).is_file():
@@ -51,7 +50,7 @@ def kept_files(run: Path) -> dict[str, str]:
         if (run / folder / TRAIN_FILE).is_file():
             out[f"{folder}/{TRAIN_FILE}"] = dumps_jsonl({k: row.get(k) for k in fields}
                                                         for _, row in iter_jsonl(run / folder / TRAIN_FILE))
-    last = iter_name(results.data["iterations"][-1]["iteration"])
+    last = iter_name(results["iterations"][-1]["iteration"])
     preds = run / last / PREDICTIONS_TEST_FILE
     out[f"{last}/{PREDICTIONS_TEST_FILE}"] = dumps_jsonl(
         {"id": row["id"], "correct": row["correct"]} for _, row in iter_jsonl(preds))
@@ -59,15 +58,12 @@ def kept_files(run: Path) -> dict[str, str]:
     return out
 
 
-def finished_runs(src: Path) -> list[Path]:
-    runs = []
-    for cfg in sorted(src.rglob(CONFIG_FILE)):
-        if cfg.parent.name == ".hydra" or not (cfg.parent / RESULTS_FILE).is_file():
-            continue
-        results = read_results(cfg.parent / RESULTS_FILE)
-        if results is not None and results.complete and "task" in json.loads(cfg.read_text()):
-            runs.append(cfg.parent)
-    return runs
+def finished_runs(src: Path) -> list[tuple[Path, dict]]:
+    """(run directory, results) of every finished run under ``src``, found as the report finds them."""
+    try:
+        return [(Path(r.path), r.results) for r in find_runs([src]) if r.complete]
+    except ReportError:  # no run directory at all
+        return []
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -80,8 +76,8 @@ def main(argv: list[str] | None = None) -> int:
         return 2
     runs = finished_runs(args.src)
     written = 0
-    for run in runs:
-        for rel, text in kept_files(run).items():
+    for run, results in runs:
+        for rel, text in kept_files(run, results).items():
             target = args.dst / run.relative_to(args.src) / rel
             if target.is_file() and target.read_text() == text:
                 continue
