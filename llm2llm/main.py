@@ -124,11 +124,15 @@ def as_read_today(config: dict[str, Any]) -> dict[str, Any]:
 def _run_claimed(cfg: Config, config: dict[str, Any], data: TaskData, rd: RunDir) -> float | None:
     from llm2llm import report_terminal
     from llm2llm.methods import get_method
+    from llm2llm.methods.augment import follow_moved_source
     from llm2llm.loop import Stages, llm2llm_loop
     from llm2llm.provenance import environment
 
     run_dir = rd.path
     method = get_method(cfg.method.name)
+    if follow_moved_source(cfg, run_dir):
+        print(f"method.budget_from: {run_dir} holds a run matched to the same LLM2LLM run, recorded under another "
+              f"path (the runs moved); its config now names {cfg.method.budget_from}")
     rd.claim(config, environment(), uses_teacher=method.needs_teacher, read_back=as_read_today)
     done = rd.results()
     if done is not None and done.complete:

@@ -121,3 +121,73 @@ def test_study_sweep_with_an_extra_override_matches_every_job_to_its_own_seed(tm
             budget = r["initial_augmentation"]["budget"]
             assert budget["source"] == str(source) and budget["source_seed"] == seed
             assert budget["total"] == llm2llm["total_augmented"] == r["total_augmented"]
+
+    # The runs moved to other storage (the matched runs' configs name the old paths): the same sweep
+    # there finds every run complete, and the matched ones are matched to the same runs as before.
+    moved = tmp_path / "moved"
+    runs.rename(moved)
+    proc = subprocess.run(cmd, cwd=ROOT, env=dict(env, LLM2LLM_RUNS_DIR=str(moved)), capture_output=True, text=True,
+                          timeout=1800)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert proc.stdout.count("Run already complete") == 6, proc.stdout[-3000:]
+    for (method, seed), (f, r) in results.items():
+        again = json.loads((moved / f.relative_to(runs)).read_text())
+        assert again == r
+        if method != "llm2llm":
+            config = json.loads((moved / f.relative_to(runs)).with_name("config.json").read_text())
+            assert config["method"]["budget_from"].startswith(str(moved))
+
+
+def test_a_matched_run_whose_runs_moved_follows_its_source_and_nothing_else(tmp_path):
+    """Runs copied to other storage: the finished matched run's config names the old budget_from path.
+    It is updated where today's path gives the same LLM2LLM run and total, never where it gives another."""
+    from llm2llm.methods.augment import counts, follow_moved_source
+    from llm2llm.rundir import RunDir, RunDirTaken, result_config
+
+    _, train = load_split("trec", "train")
+    seeds = seed_set(train, 24, 3, True)
+
+    def llm2llm_run(root: Path, added: list[int], teacher: str = "oracle") -> Path:
+        run = root / "trec/n24/llm2llm/smollm2-135m/seed3" / f"+cell={teacher}"
+        write_results(run / "results.json", added=added, task="trec", seed=3, teacher=teacher, n_seed=24,
+                      student="smollm2-135m", config={"task": {"test_size": None, "test_subset_seed": 0}})
+        (run / "seed_set.jsonl").write_text("".join(json.dumps({"id": e.id}) + "\n" for e in seeds))
+        return run.parent
+
+    old_root, new_root = tmp_path / "scratch", tmp_path / "project"
+    cfg = control_cfg("untargeted", llm2llm_run(old_root, [9, 4]), tmp_path)
+    cfg.task.test_size = None
+    matched = old_root / "trec/n24/untargeted/smollm2-135m/seed3"
+    config = {"method": {"name": "untargeted", "budget_from": cfg.method.budget_from}, "seed": 3}
+    RunDir(matched).claim(config, {}, uses_teacher=True)
+    _, stats = counts(cfg, seeds)
+    (matched / "iter_0").mkdir(parents=True)
+    (matched / "iter_0" / "initial_stats.json").write_text(json.dumps(stats))
+    (matched / "seed_set.jsonl").write_text("".join(json.dumps({"id": e.id}) + "\n" for e in seeds))
+
+    import shutil
+    shutil.copytree(old_root, new_root)
+    shutil.rmtree(old_root)
+    moved = new_root / "trec/n24/untargeted/smollm2-135m/seed3"
+    cfg.method.budget_from = str(new_root / "trec/n24/llm2llm/smollm2-135m/seed3")
+    moved_config = {"method": {"name": "untargeted", "budget_from": cfg.method.budget_from}, "seed": 3}
+    before = (moved / "config.json").read_text()
+    with pytest.raises(RunDirTaken, match="method.budget_from"):  # what a moved sweep met before
+        RunDir(moved).claim(moved_config, {}, uses_teacher=True)
+
+    # today's path names another LLM2LLM run (another total; another teacher): nothing changes
+    other = llm2llm_run(tmp_path / "other", [9, 5])
+    for budget_from, teacher in ((other, "oracle"), (cfg.method.budget_from, "local")):
+        if teacher == "local":
+            llm2llm_run(new_root, [9, 4], teacher="local")
+        cfg.method.budget_from, cfg.method.budget_teacher = str(budget_from), teacher
+        assert not follow_moved_source(cfg, moved)
+        assert (moved / "config.json").read_text() == before
+
+    cfg.method.budget_from, cfg.method.budget_teacher = moved_config["method"]["budget_from"], "oracle"
+    assert follow_moved_source(cfg, moved)
+    recorded = json.loads((moved / "config.json").read_text())
+    assert recorded["method"]["budget_from"] == cfg.method.budget_from
+    assert result_config(recorded, True) == result_config(moved_config, True)
+    RunDir(moved).claim(moved_config, {}, uses_teacher=True)  # accepted now
+    assert not follow_moved_source(cfg, moved)  # and once only
