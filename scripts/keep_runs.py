@@ -7,9 +7,11 @@ into ``DST/<its path under SRC>``: config.json, environment.json, results.json; 
 metrics.json, timings.json, teacher_stats.json, initial_stats.json and the checkpoint's training.json
 and train_log.json (the training-loss curve); the last iteration's test predictions and the seed set
 as ids only (``{"id", "correct"}``, ``{"id"}``); each iteration's training set as the provenance of
-its examples (``{"id", "origin", "parent_id", "iteration"}``, with ``answer`` where the task has a
-fixed label set: a class name or option index, never a GSM8K rationale). No example text, so no
-copy of a dataset. That is all ``python -m llm2llm.report table DST/...`` needs for the tables and
+its examples (``{"id", "origin", "parent_id", "iteration", "text_sha1"}``, with ``answer`` where the
+task has a fixed label set: a class name or option index, never a GSM8K rationale). No example text,
+so no copy of a dataset; ``text_sha1`` (the first 16 hex digits of the text's SHA-1) tells which
+examples are the same text (an EDA rewrite equal to its seed, the same oracle example in two cells),
+and with the dataset at hand which train example one is. That is all ``python -m llm2llm.report table DST/...`` needs for the tables and
 plots, and all a budget-matched run needs of the LLM2LLM run it reads its budget from, so a sweep
 restored from ``DST`` (copied back under its runs directory) skips these runs and resumes the rest.
 A run already kept is written again only where its files changed.
@@ -18,6 +20,7 @@ A run already kept is written again only where its files changed.
 from __future__ import annotations
 
 import argparse
+import hashlib
 import json
 import sys
 from pathlib import Path
@@ -36,6 +39,11 @@ PER_ITERATION = (METRICS_FILE, TIMINGS_FILE, TEACHER_STATS_FILE, INITIAL_STATS_F
                  f"{CHECKPOINT_DIR}/{TRAINING_SUMMARY_FILE}", f"{CHECKPOINT_DIR}/{TRAIN_LOG_FILE}")
 
 
+def text_sha1(text: str) -> str:
+    """What a kept training row holds of its text: equal texts give equal values; no text is kept."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
+
+
 def kept_files(run: Path, results: dict) -> dict[str, str]:
     """{relative path: text} of what is kept of one finished run (``results``: its results.json)."""
     out = {name: (run / name).read_text() for name in (CONFIG_FILE, ENVIRONMENT_FILE, RESULTS_FILE)
@@ -48,8 +56,9 @@ def kept_files(run: Path, results: dict) -> dict[str, str]:
             if (run / folder / name).is_file():
                 out[f"{folder}/{name}"] = (run / folder / name).read_text()
         if (run / folder / TRAIN_FILE).is_file():
-            out[f"{folder}/{TRAIN_FILE}"] = dumps_jsonl({k: row.get(k) for k in fields}
-                                                        for _, row in iter_jsonl(run / folder / TRAIN_FILE))
+            out[f"{folder}/{TRAIN_FILE}"] = dumps_jsonl(
+                {**{k: row.get(k) for k in fields}, "text_sha1": text_sha1(row["text"])}
+                for _, row in iter_jsonl(run / folder / TRAIN_FILE))
     last = iter_name(results["iterations"][-1]["iteration"])
     preds = run / last / PREDICTIONS_TEST_FILE
     out[f"{last}/{PREDICTIONS_TEST_FILE}"] = dumps_jsonl(

@@ -4,6 +4,7 @@ it holds no example text and no weights."""
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
 import json
 import shutil
@@ -58,7 +59,8 @@ def test_kept_run_reads_like_the_run(finished_run, tmp_path):
     for it in (0, 1):  # the training sets: each example's provenance and label, not its text
         trained = [r for _, r in iter_jsonl(run / f"iter_{it}" / "train.jsonl")]
         assert [r for _, r in iter_jsonl(copy / f"iter_{it}" / "train.jsonl")] == \
-            [{k: r.get(k) for k in ("id", "origin", "parent_id", "iteration", "answer")} for r in trained]
+            [{**{k: r.get(k) for k in ("id", "origin", "parent_id", "iteration", "answer")},
+              "text_sha1": hashlib.sha1(r["text"].encode()).hexdigest()[:16]} for r in trained]
     assert {r["origin"] for _, r in iter_jsonl(copy / "iter_1" / "train.jsonl")} == {"seed", "teacher"}
     assert [json.loads(line)["id"] for line in (copy / "seed_set.jsonl").read_text().splitlines()] == \
         [s.id for s in seeds]
