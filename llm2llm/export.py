@@ -152,7 +152,10 @@ def dataset_card(run_dir: Path, sets: dict[int, list[Example]], config: dict[str
         lines.append(f"- Teacher: `{teacher.get('model')}` (backend {teacher.get('backend')}, temperature "
                      f"{teacher.get('temperature')}, top_p {teacher.get('top_p')}).")
     env = environment or {}
-    lines.append(f"- Commit of the harness: `{env.get('git_sha')}`; packages: "
+    earlier = sorted({str(e.get("git_sha")) for e in env.get("earlier", [])} - {str(env.get("git_sha"))})
+    lines.append(f"- Commit of the harness: `{env.get('git_sha')}`"
+                 + (f" (resumed; earlier work at {', '.join(f'`{sha}`' for sha in earlier)})" if earlier else "")
+                 + "; packages: "
                  + ", ".join(f"{k} {v}" for k, v in sorted((env.get("packages") or {}).items()) if v) + ".")
     lines += ["", "## Splits", "", "| split | examples | seed | added by the teacher or a baseline | teacher kept / "
               "rejected replies | test accuracy of its student |", "|---|---|---|---|---|---|"]

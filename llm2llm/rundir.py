@@ -3,7 +3,8 @@
 Layout (``<run>`` is Hydra's output dir)::
 
     config.json            resolved config (no secrets: the config only names the key's env var)
-    environment.json       git SHA, package versions, machine (of the process that finished the run)
+    environment.json       git SHA, package versions, machine (of the process that finished the run;
+                           ``earlier``: of the processes that worked on it before, if it was resumed)
     seed_set.jsonl         D_0's seed examples
     s2l/                   the S2L proxy's training and losses (task.seed_selection=s2l)
     iter_0/initial_stats.json   what made D_0 (a baseline's augmentation, a matched budget)
@@ -33,6 +34,7 @@ from __future__ import annotations
 import json
 import os
 import socket
+import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -289,7 +291,20 @@ class RunDir:
             atomic_write_json(cfg_file, config)
         done = self.results()
         if done is None or not done.complete:
-            atomic_write_json(self.path / ENVIRONMENT_FILE, environment)
+            atomic_write_json(self.path / ENVIRONMENT_FILE, self._resumed_environment(environment))
+
+    def _resumed_environment(self, environment: dict[str, Any]) -> dict[str, Any]:
+        """This process's environment, with those of the processes that worked on the run before it
+        (``earlier``, oldest first): a run resumed at another commit or on another machine says so."""
+        before = self.read_json(ENVIRONMENT_FILE)
+        if not isinstance(before, dict):
+            return environment
+        earlier = before.pop("earlier", [])
+        shas = {e.get("git_sha") for e in earlier + [before]} - {environment.get("git_sha")}
+        if shas:
+            print(f"note: {self.path} was worked on at commit {', '.join(sorted(map(str, shas)))} before this one "
+                  f"({environment.get('git_sha')}); {ENVIRONMENT_FILE} lists each process", file=sys.stderr)
+        return {**environment, "earlier": earlier + [before]}
 
     def stage(self, path: Path, compute: Callable[[], T], save: Callable[[Path, T], None],
               load: Callable[[Path], T]) -> T:

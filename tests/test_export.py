@@ -153,3 +153,11 @@ def test_push_without_token_or_offline_is_a_clear_error(run_dir, monkeypatch, ca
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
     assert main([str(run_dir), "--out", str(run_dir / "b"), "--push-to-hub", "x/y"]) == 2
     assert "HF_HUB_OFFLINE" in capsys.readouterr().err
+
+
+def test_the_card_names_every_commit_a_resumed_run_was_made_at(run_dir):
+    env = json.loads((run_dir / "environment.json").read_text())
+    atomic_write_json(run_dir / "environment.json", {**env, "earlier": [{**env, "git_sha": "0123abc"}, env]})
+    assert main([str(run_dir), "--out", str(run_dir / "resumed")]) == 0
+    card = (run_dir / "resumed" / "README.md").read_text()
+    assert f"Commit of the harness: `{env['git_sha']}` (resumed; earlier work at `0123abc`);" in card

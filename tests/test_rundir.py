@@ -39,14 +39,17 @@ def test_claim_refuses_another_configs_directory(tmp_path):
         rd.claim(cfg("llm2llm", max_tokens=9), {}, uses_teacher=True)
 
 
-def test_a_finished_run_keeps_the_environment_that_made_it(tmp_path):
+def test_a_finished_run_keeps_the_environments_that_made_it(tmp_path, capsys):
     rd = RunDir(tmp_path)
     rd.claim(cfg("llm2llm"), {"git_sha": "x"}, uses_teacher=True)
-    rd.claim(cfg("llm2llm"), {"git_sha": "y"}, uses_teacher=True)  # resumed before it finished: the resumer's
-    assert rd.read_json("environment.json") == {"git_sha": "y"}
+    rd.claim(cfg("llm2llm"), {"git_sha": "y"}, uses_teacher=True)  # resumed before it finished, at another commit
+    assert "worked on at commit x before this one (y)" in capsys.readouterr().err
+    rd.claim(cfg("llm2llm"), {"git_sha": "y"}, uses_teacher=True)  # and again
+    made_it = {"git_sha": "y", "earlier": [{"git_sha": "x"}, {"git_sha": "y"}]}
+    assert rd.read_json("environment.json") == made_it
     rd.write_json("results.json", {"status": "complete", "iterations": []})
     rd.claim(cfg("llm2llm"), {"git_sha": "z"}, uses_teacher=True)  # the same command again, later
-    assert rd.read_json("environment.json") == {"git_sha": "y"}
+    assert rd.read_json("environment.json") == made_it
 
 
 def _claim_in_child(path: str, queue, start, done) -> None:  # runs in another process
