@@ -187,7 +187,8 @@ def test_baseline_other_than_finetune(tmp_path):
     test, turned = row.paired_test["finetune"], report.build_table(runs).rows[0].paired_test["llm2llm"]
     assert test.diff == pytest.approx(-7 / 30) and (test.se, test.p) == (pytest.approx(turned.se), pytest.approx(turned.p))
     out = tmp_path / "out"
-    assert report.main(["table", str(tmp_path / "runs"), "--out", str(out), "--baseline", "llm2llm"]) == 0
+    assert report.main(["table", str(tmp_path / "runs"), "--out", str(out), "--baseline", "llm2llm", "--no-plots"]) == 0
+    assert sorted(p.name for p in out.iterdir()) == ["table.csv", "table.md", "table.tex"]
     md = (out / "table.md").read_text()
     assert "Δ finetune vs llm2llm" in md and "Δ llm2llm vs" not in md and "-23.3 [" in md and "▼" in md
     assert "delta_vs_llm2llm" in (out / "table.csv").read_text().splitlines()[0]

@@ -40,6 +40,8 @@ def main(argv: list[str] | None = None) -> int:
     t.add_argument("--group", help="W&B group")
     t.add_argument("--baseline",
                    help="method the Δ columns compare against (default finetune), e.g. 'eda (budget-matched)'")
+    t.add_argument("--no-plots", action="store_true",
+                   help="tables only (the plots do not depend on --baseline: make them once)")
     c = sub.add_parser("compare", help="list runs with their config differences and final metrics")
     c.add_argument("runs", nargs="+")
     args = ap.parse_args(argv)
@@ -57,9 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         (out / "table.md").write_text(to_markdown(table))
         (out / "table.csv").write_text(to_csv(table))
         (out / "table.tex").write_text(to_latex(table))
-        plots = plot(runs, out) + plot_training_loss(runs, out)
+        plots = [] if args.no_plots else plot(runs, out) + plot_training_loss(runs, out)
         print(to_markdown(table))
-        print(f"wrote {out / 'table.md'}, table.csv, table.tex, " + ", ".join(p.name for p in plots))
+        print(f"wrote {out / 'table.md'}, table.csv, table.tex" + "".join(f", {p.name}" for p in plots))
         return 0
 
     return exit_code(run)
