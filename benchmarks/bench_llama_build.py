@@ -18,6 +18,8 @@ import statistics
 import subprocess
 import sys
 
+from llm2llm.provenance import cpu_model
+
 CHILD = r"""
 import json, sys, time
 import llama_cpp
@@ -32,11 +34,6 @@ took = time.perf_counter() - start
 print(json.dumps({"tokens": out["usage"]["completion_tokens"], "seconds": took,
                   "info": llama_cpp.llama_print_system_info().decode()}))
 """
-
-
-def cpu_model() -> str:
-    with open("/proc/cpuinfo") as f:
-        return next((line.split(":", 1)[1].strip() for line in f if line.startswith("model name")), "unknown")
 
 
 def main() -> None:

@@ -1,4 +1,4 @@
-"""What every run records about itself: resolved config, git SHA, package versions, machine."""
+"""What every run records about itself: resolved config, git SHA, package versions, machine and CPU."""
 
 from __future__ import annotations
 
@@ -36,11 +36,24 @@ def package_versions() -> dict[str, str | None]:
     return out
 
 
+def cpu_model() -> str:
+    """The CPU's model name (results and timings differ between the machines this runs on)."""
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8") as f:
+            for line in f:
+                if line.startswith("model name"):
+                    return line.split(":", 1)[1].strip()
+    except OSError:
+        pass
+    return platform.processor() or platform.machine()
+
+
 def environment() -> dict[str, Any]:
     info: dict[str, Any] = {
         "git_sha": git_sha(),
         "python": sys.version.split()[0],
         "platform": platform.platform(),
+        "cpu": cpu_model(),
         "packages": package_versions(),
         "argv": sys.argv,
     }

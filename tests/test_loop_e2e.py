@@ -49,6 +49,8 @@ def test_end_to_end_two_iterations(finished_run):
     # Provenance of the run itself.
     env = json.loads((run / "environment.json").read_text())
     assert env["packages"]["torch"].startswith("2.13.0") and "git_sha" in env
+    with open("/proc/cpuinfo") as f:
+        assert env["cpu"] and env["cpu"] in f.read()  # the machine's CPU, named beside its numbers
     assert json.loads((run / "config.json").read_text())["method"]["name"] == "llm2llm"
     # The terminal table.
     assert "test acc" in proc.stdout

@@ -7,6 +7,7 @@ import subprocess
 from typing import Any
 
 from llm2llm.preflight.context import Context
+from llm2llm.provenance import cpu_model
 
 PACKAGES = ("torch", "transformers", "peft", "accelerate", "deepspeed", "vllm", "hydra-core", "omegaconf",
             "datasets", "tokenizers", "safetensors", "numpy")
@@ -20,17 +21,6 @@ def version(dist: str) -> str | None:
         return v(dist)
     except PackageNotFoundError:
         return None
-
-
-def cpu_model() -> str:
-    try:
-        with open("/proc/cpuinfo", encoding="utf-8") as f:
-            for line in f:
-                if line.startswith("model name"):
-                    return line.split(":", 1)[1].strip()
-    except OSError:
-        pass
-    return platform.processor() or platform.machine()
 
 
 def device_name() -> str | None:
