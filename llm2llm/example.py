@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import json
 import os
 import tempfile
@@ -62,6 +63,12 @@ class Example:
 
     def derive(self, **changes: Any) -> "Example":
         return dataclasses.replace(self, **changes)
+
+
+def text_sha1(text: str) -> str:
+    """A text's short fingerprint (the first 16 hex digits of its SHA-1): equal texts give equal values,
+    so kept run records (scripts/keep_runs.py) can tell which examples are the same without the text."""
+    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:

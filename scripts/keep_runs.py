@@ -11,8 +11,9 @@ its examples (``{"id", "origin", "parent_id", "iteration", "text_sha1"}``, with 
 task has a fixed label set: a class name or option index, never a GSM8K rationale). No example text,
 so no copy of a dataset; ``text_sha1`` (the first 16 hex digits of the text's SHA-1) tells which
 examples are the same text (an EDA rewrite equal to its seed, the same oracle example in two cells),
-and with the dataset at hand which train example one is. That is all ``python -m llm2llm.report table DST/...`` needs for the tables and
-plots, and all a budget-matched run needs of the LLM2LLM run it reads its budget from, so a sweep
+and with the dataset at hand which train example one is. That is all ``python -m llm2llm.report
+table DST/...`` needs for the tables and plots, and all a budget-matched run needs of the LLM2LLM
+run it reads its budget from, so a sweep
 restored from ``DST`` (copied back under its runs directory) skips these runs and resumes the rest.
 A run already kept is written again only where its files changed.
 """
@@ -20,7 +21,6 @@ A run already kept is written again only where its files changed.
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import sys
 from pathlib import Path
@@ -28,7 +28,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from llm2llm.example import atomic_write_text, dumps_jsonl, iter_jsonl  # noqa: E402
+from llm2llm.example import atomic_write_text, dumps_jsonl, iter_jsonl, text_sha1  # noqa: E402
 from llm2llm.report import ReportError, find_runs  # noqa: E402
 from llm2llm.rundir import (CHECKPOINT_DIR, CONFIG_FILE, ENVIRONMENT_FILE, INITIAL_STATS_FILE,  # noqa: E402
                             METRICS_FILE, PREDICTIONS_TEST_FILE, RESULTS_FILE, SEED_SET_FILE, TEACHER_STATS_FILE,
@@ -37,11 +37,6 @@ from llm2llm.tasks import TASKS  # noqa: E402
 
 PER_ITERATION = (METRICS_FILE, TIMINGS_FILE, TEACHER_STATS_FILE, INITIAL_STATS_FILE,
                  f"{CHECKPOINT_DIR}/{TRAINING_SUMMARY_FILE}", f"{CHECKPOINT_DIR}/{TRAIN_LOG_FILE}")
-
-
-def text_sha1(text: str) -> str:
-    """What a kept training row holds of its text: equal texts give equal values; no text is kept."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
 
 
 def kept_files(run: Path, results: dict) -> dict[str, str]:

@@ -23,7 +23,6 @@ from the task's data (``--data-dir``, default ``../shared/data`` beside the chec
 from __future__ import annotations
 
 import argparse
-import hashlib
 import sys
 from collections import Counter
 from pathlib import Path
@@ -32,7 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from llm2llm.config import TaskConfig  # noqa: E402
-from llm2llm.example import iter_jsonl  # noqa: E402
+from llm2llm.example import iter_jsonl, text_sha1  # noqa: E402
 from llm2llm.report import ReportError, find_runs  # noqa: E402
 from llm2llm.rundir import TRAIN_FILE, iter_name  # noqa: E402
 from llm2llm.tasks import build_task  # noqa: E402
@@ -43,22 +42,17 @@ CELLS = {"llm2llm": "embedded", "llm2llm (oracle teacher)": "targeted",
          "eda (budget-matched)": "eda"}
 
 
-def sha(text: str) -> str:
-    """As scripts/keep_runs.py keeps a training row's text."""
-    return hashlib.sha1(text.encode("utf-8")).hexdigest()[:16]
-
-
 def final_set(run_path: str, results: dict) -> list[dict]:
     """The rows of a run's last training set, each with its ``text_sha1``."""
     rows = [row for _, row in iter_jsonl(Path(run_path) / iter_name(results["iterations"][-1]["iteration"]) / TRAIN_FILE)]
-    return [{**row, "text_sha1": row.get("text_sha1") or sha(row["text"])} for row in rows]
+    return [{**row, "text_sha1": row.get("text_sha1") or text_sha1(row["text"])} for row in rows]
 
 
 def seed_rows(cells: dict[str, list[dict]], train_text: dict[str, str], by_sha: dict[str, str]) -> dict[str, str]:
     """One table row for one seed: {column: value}."""
     added = {c: [r for r in rows if r["origin"] != "seed"] for c, rows in cells.items()}
     seeds = {r["id"]: train_text[r["id"]] for r in next(iter(cells.values())) if r["origin"] == "seed"}
-    seed_shas = {sha(t) for t in seeds.values()}
+    seed_shas = {text_sha1(t) for t in seeds.values()}
     row = {"added": " / ".join(str(len(added[c])) if c in added else "–" for c in CELLS.values())}
     t, u = added.get("targeted"), added.get("untargeted")
     if t is not None and u is not None:
@@ -101,7 +95,7 @@ def main(argv: list[str] | None = None) -> int:
     for task, seeds in sorted(by_task.items()):
         train = build_task(TaskConfig(name=task), str(args.data_dir)).load("train")
         train_text = {e.id: e.text for e in train}
-        by_sha = {sha(e.text): e.text for e in train}
+        by_sha = {text_sha1(e.text): e.text for e in train}
         rows = {s: seed_rows(cells, train_text, by_sha) for s, cells in sorted(seeds.items())}
         cols = list(dict.fromkeys(k for row in rows.values() for k in row))
         lines += [f"### {task}", "", "| seed | " + " | ".join(cols) + " |", "|---" * (len(cols) + 1) + "|"]
