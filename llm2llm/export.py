@@ -29,7 +29,7 @@ from typing import Any
 import yaml
 
 from llm2llm.errors import Llm2llmError, exit_code
-from llm2llm.example import Example, read_examples, read_jsonl
+from llm2llm.example import Example, iter_jsonl, read_examples, read_jsonl
 from llm2llm.rundir import (CONFIG_FILE, ENVIRONMENT_FILE, ITER_PREFIX, RESULTS_FILE, TEACHER_RECORDS_FILE,
                             TEACHER_STATS_FILE, TRAIN_FILE, iter_name, iter_number, read_results)
 
@@ -65,6 +65,13 @@ def iteration_sets(run_dir: Path) -> dict[int, list[Example]]:
         if i is not None and (d / TRAIN_FILE).is_file():
             out[i] = read_examples(d / TRAIN_FILE)
     return dict(sorted(out.items()))
+
+
+def _is_kept_record(run_dir: Path) -> bool:
+    """Whether the training sets hold what scripts/keep_runs.py keeps (a text hash, no text)."""
+    first = next(iter(sorted(run_dir.glob(f"{ITER_PREFIX}*/{TRAIN_FILE}"))), None)
+    row = next(iter_jsonl(first), (0, {}))[1] if first else {}
+    return "text_sha1" in row and "text" not in row
 
 
 def teacher_counts(run_dir: Path) -> dict[tuple[int, str], tuple[int, int]]:
@@ -188,6 +195,9 @@ def export(run_dir: Path, out: Path) -> Any:
     config = _read_json(run_dir / CONFIG_FILE)
     if not isinstance(config, dict) or "task" not in config or "method" not in config:
         raise ExportError(f"{run_dir}: not a run directory (no config.json with task and method)")
+    if _is_kept_record(run_dir):
+        raise ExportError(f"{run_dir}: a kept record of a run (scripts/keep_runs.py: example ids and text hashes, "
+                          "no example text); export the run directory it was kept from")
     sets = iteration_sets(run_dir)
     if not sets:
         raise ExportError(f"{run_dir}: no iteration has a training set (iter_<i>/train.jsonl) yet")

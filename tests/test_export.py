@@ -107,6 +107,19 @@ def test_not_a_run_dir_is_one_error_line(tmp_path, capsys):
     assert "not a run directory" in capsys.readouterr().err
 
 
+def test_a_kept_record_without_text_is_one_error_line(run_dir, capsys):
+    """What scripts/keep_runs.py keeps of a run (ids and text hashes) cannot be exported: say so."""
+    from llm2llm.example import dumps_jsonl, text_sha1
+
+    for train in run_dir.glob("iter_*/train.jsonl"):
+        train.write_text(dumps_jsonl({"id": e.id, "origin": e.origin, "text_sha1": text_sha1(e.text)}
+                                     for e in read_examples(train)))
+    assert main([str(run_dir), "--out", str(run_dir.parent / "export")]) == 2
+    err = capsys.readouterr().err
+    assert "a kept record of a run" in err and "export the run directory it was kept from" in err
+    assert len(err.strip().splitlines()) == 1 and not (run_dir.parent / "export").exists()
+
+
 class FakeHfApi:
     """Stands in for huggingface_hub.HfApi: the Hub cannot be reached from tests (no network), so
     the upload is recorded instead of sent."""
