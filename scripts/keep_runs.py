@@ -13,8 +13,8 @@ so no copy of a dataset; ``text_sha1`` (the first 16 hex digits of the text's SH
 examples are the same text (an EDA rewrite equal to its seed, the same oracle example in two cells),
 and with the dataset at hand which train example one is. That is all ``python -m llm2llm.report
 table DST/...`` needs for the tables and plots, and all a budget-matched run needs of the LLM2LLM
-run it reads its budget from, so a sweep
-restored from ``DST`` (copied back under its runs directory) skips these runs and resumes the rest.
+run it reads its budget from, so a sweep restored from ``DST`` (copied back under its runs
+directory) skips these runs and resumes the rest.
 A run already kept is written again only where its files changed.
 """
 
